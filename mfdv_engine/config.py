@@ -1,0 +1,256 @@
+"""Run configuration: dataclasses with validation and a JSON round-trip.
+
+A run is described entirely by a :class:`RunConfig`; the project file stores
+it as JSON, presets are JSON, and ``--set a.b=value`` edits it by dotted path.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .resources import resources_dir
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"
+    limit_train: int | None = None
+    limit_test: int | None = None
+    download: bool = False
+
+    def validate(self) -> None:
+        for key in ("limit_train", "limit_test"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, int) or v <= 0):
+                raise ConfigError(f"data.{key} must be a positive whole number, got {v!r}")
+
+
+@dataclass
+class ModelConfig:
+    name: str = "lenet"
+    stochastic: str = "linear1"
+
+    def validate(self) -> None:
+        from .models import Placement, model_entry
+
+        model_entry(self.name)
+        Placement.parse(self.stochastic)
+
+
+@dataclass
+class DefenseConfig:
+    """A defense by registry name plus its own parameters (validated by the defense)."""
+
+    name: str = "mfdv"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        from .defenses import get_defense
+
+        get_defense(self.name).parse_params(self.params)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    #: PyTorch's convention: adds weight_decay·w to the gradient of every conv
+    #: and linear weight, i.e. the paper's λ2‖w‖² with λ2 = weight_decay / 2.
+    #: Biases, batch norm and σ get none.
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])
+    gamma: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    eval_mc_samples: int = 15
+    log_every: int = 20
+
+    def validate(self) -> None:
+        _positive_int("train.epochs", self.epochs)
+        _positive_int("train.batch_size", self.batch_size)
+        _positive_int("train.eval_mc_samples", self.eval_mc_samples)
+        _positive_int("train.log_every", self.log_every)
+        _choice("train.optimizer", self.optimizer, ("sgd", "adam"))
+        _choice("train.schedule", self.schedule, ("cosine", "multistep", "constant"))
+        _choice("train.device", self.device.split(":")[0], ("auto", "cpu", "cuda"))
+        if not (self.lr > 0):
+            raise ConfigError(f"train.lr must be positive, got {self.lr!r}")
+        if not (self.weight_decay >= 0):
+            raise ConfigError(f"train.weight_decay (2·λ2) must be zero or positive, got {self.weight_decay!r}")
+        if not (0 <= self.momentum < 1):
+            raise ConfigError(f"train.momentum must be in [0, 1), got {self.momentum!r}")
+        if not (0 < self.gamma <= 1):
+            raise ConfigError(f"train.gamma must be in (0, 1], got {self.gamma!r}")
+        if any(not (0 < m < 1) for m in self.milestones):
+            raise ConfigError(
+                f"train.milestones are fractions of the run in (0, 1), got {self.milestones!r}"
+            )
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"train.seed must be a non-negative whole number, got {self.seed!r}")
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    defense: DefenseConfig = field(default_factory=DefenseConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> "RunConfig":
+        for part in (self.data, self.model, self.defense, self.train):
+            part.validate()
+        from .defenses import get_defense
+
+        defense = get_defense(self.defense.name)
+        self.model.stochastic = defense.normalise_placement(self.model.stochastic)
+        defense.check_model(self.model)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        return _from_dict(cls, d, "")
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"the configuration is not valid JSON ({e.msg} at line {e.lineno})") from None
+
+    def with_overrides(self, assignments: list[str]) -> "RunConfig":
+        """Apply ``key=value`` edits (``train.epochs=3``, ``defense.lambda1=0.1``, ``defense=none``)."""
+        d = self.to_dict()
+        for item in assignments:
+            if "=" not in item:
+                raise ConfigError(f"--set expects key=value, got {item!r}")
+            key, raw = item.split("=", 1)
+            value = parse_value(raw)
+            parts = key.strip().split(".")
+            if parts == ["defense"]:
+                d["defense"] = {"name": value, "params": {}}
+                continue
+            if parts[0] == "defense" and len(parts) == 2 and parts[1] != "name":
+                parts = ["defense", "params", parts[1]]
+            node = d
+            for p in parts[:-1]:
+                if not isinstance(node, dict) or p not in node:
+                    raise ConfigError(f"unknown setting {key!r}; see `mfdv show` for the keys a config has")
+                node = node[p]
+            if not isinstance(node, dict) or (parts[-1] not in node and parts[:2] != ["defense", "params"]):
+                raise ConfigError(f"unknown setting {key!r}; see `mfdv show` for the keys a config has")
+            node[parts[-1]] = value
+        return RunConfig.from_dict(d)
+
+
+def parse_value(raw: str) -> Any:
+    """JSON if it parses, a fraction like ``8/255`` as a float, else the string."""
+    raw = raw.strip()
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        pass
+    if "/" in raw:
+        try:
+            return float(Fraction(raw))
+        except (ValueError, ZeroDivisionError):
+            pass
+    return raw
+
+
+def _from_dict(cls: type, d: Any, prefix: str) -> Any:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{prefix or 'the configuration'} must be an object, got {type(d).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(d) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown setting {prefix}{sorted(unknown)[0]!r}; known: {', '.join(known)}")
+    kwargs = {}
+    for name, f in known.items():
+        if name not in d:
+            continue
+        sub = _DATACLASS_FIELDS.get((cls.__name__, name))
+        kwargs[name] = _from_dict(sub, d[name], f"{prefix}{name}.") if sub else _coerce(d[name], f, prefix)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, f: Any, prefix: str) -> Any:
+    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    if t == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if t in ("float", "int") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ConfigError(f"{prefix}{f.name} must be a number, got {value!r}")
+    if t == "int" and isinstance(value, float):
+        if not value.is_integer():
+            raise ConfigError(f"{prefix}{f.name} must be a whole number, got {value!r}")
+        return int(value)
+    if t == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"{prefix}{f.name} must be true or false, got {value!r}")
+    if t == "str" and not isinstance(value, str):
+        raise ConfigError(f"{prefix}{f.name} must be text, got {value!r}")
+    return value
+
+
+_DATACLASS_FIELDS = {
+    ("RunConfig", "data"): DataConfig,
+    ("RunConfig", "model"): ModelConfig,
+    ("RunConfig", "defense"): DefenseConfig,
+    ("RunConfig", "train"): TrainConfig,
+}
+
+
+def _positive_int(name: str, v: Any) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, got {v!r}")
+
+
+def _choice(name: str, v: Any, choices: tuple[str, ...]) -> None:
+    if v not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {v!r}")
+
+
+# ---------------------------------------------------------------- presets
+
+def presets_dir() -> Path:
+    return resources_dir() / "presets"
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in presets_dir().glob("*.json"))
+
+
+def load_preset(name: str) -> RunConfig:
+    path = presets_dir() / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")
+    return load_config_file(path)
+
+
+def load_config_file(path: str | Path) -> RunConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read the config file {path}: {e.strerror}") from None
+    return RunConfig.from_json(text)
+
+
+def as_plain(obj: Any) -> Any:
+    return asdict(obj) if is_dataclass(obj) else obj
