@@ -1,0 +1,300 @@
+"""The Trainer: one loop for every defense, with events, checkpoints, resume and cancel.
+
+Host synchronisation happens only every ``train.log_every`` steps (and at
+epoch ends): losses and accuracies accumulate on the device in between, which
+is also where non-finite values and runaway σ are detected.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from .config import RunConfig
+from .data import Dataset, iterate_batches
+from .defenses import get_defense
+from .errors import Cancelled, ConfigError, TrainingDiverged
+from .stochastic import mc_predict, sigma_stats, stochastic_layers
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    return dev
+
+
+def describe_device(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay (the paper's λ2‖w‖², λ2 = weight_decay/2) on conv and linear
+    weights only; biases, batch-norm parameters and σ get none."""
+    sigma_ids = {id(layer.sigma) for layer in stochastic_layers(model)}
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.ndim >= 2 and id(p) not in sigma_ids else no_decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay, "name": "weights"},
+        {"params": no_decay, "weight_decay": 0.0, "name": "biases, norms and sigma"},
+    ]
+
+
+def decayed_norm(model: nn.Module) -> torch.Tensor:
+    sigma_ids = {id(layer.sigma) for layer in stochastic_layers(model)}
+    terms = [p.detach().float().pow(2).sum() for p in model.parameters() if p.ndim >= 2 and id(p) not in sigma_ids]
+    return torch.stack(terms).sum() if terms else torch.zeros(())
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    row: dict[str, float]
+
+
+@dataclass
+class _Window:
+    """Device-side sums between two log points (no host sync per step)."""
+
+    loss: torch.Tensor
+    ce: torch.Tensor
+    reg: torch.Tensor
+    correct: torch.Tensor
+    seen: int = 0
+    steps: int = 0
+
+    @classmethod
+    def zeros(cls, device: torch.device) -> "_Window":
+        z = lambda: torch.zeros((), device=device)  # noqa: E731
+        return cls(z(), z(), z(), z())
+
+
+class Trainer:
+    """Trains ``config`` on ``dataset``. Call :meth:`fit`; it returns when the
+    epochs are done, raises :class:`Cancelled` within one step of
+    :meth:`cancel`, or :class:`TrainingDiverged` on non-finite / runaway values."""
+
+    def __init__(self, config: RunConfig, dataset: Dataset, *, device: torch.device | str | None = None,
+                 on_event: EventSink | None = None, cancel_event: threading.Event | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.tc = config.train
+        self.device = torch.device(device) if device is not None else resolve_device(self.tc.device)
+        self.defense = get_defense(config.defense.name)
+        self.params = self.defense.parse_params(config.defense.params)
+        self.on_event = on_event or (lambda kind, data: None)
+        self.cancel_event = cancel_event or threading.Event()
+        torch.manual_seed(self.tc.seed)
+        self.dataset = dataset.to(self.device)
+        self.model = self.defense.build_model(config.model, dataset).to(self.device)
+        self.cuda = self.device.type == "cuda"
+        self.channels_last = self.cuda and self.tc.channels_last and self.dataset.train.x.dim() == 4
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if self.cuda:
+            torch.backends.cudnn.benchmark = True
+        self.optimizer = self._build_optimizer()
+        self.steps_per_epoch = math.ceil(len(self.dataset.train) / self.tc.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        gen_device = self.device if self.cuda else torch.device("cpu")
+        self.generator = torch.Generator(device=gen_device).manual_seed(self.tc.seed)
+        self.epoch = 0  # epochs completed
+        self.sigma_start = self._sigma_mean()
+
+    # -- set-up -----------------------------------------------------------
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        groups = param_groups(self.model, self.tc.weight_decay)
+        if self.tc.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=self.tc.lr, momentum=self.tc.momentum, nesterov=self.tc.momentum > 0)
+        return torch.optim.Adam(groups, lr=self.tc.lr)
+
+    def _lr_factor(self, step: int) -> float:
+        total = self.tc.epochs * self.steps_per_epoch
+        t = min(step / max(total, 1), 1.0)
+        if self.tc.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * t))
+        if self.tc.schedule == "multistep":
+            return self.tc.gamma ** sum(t >= m for m in self.tc.milestones)
+        return 1.0
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    # -- checkpoints ------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        rng: dict[str, Any] = {"torch": torch.get_rng_state(), "generator": self.generator.get_state()}
+        if self.cuda:
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "epoch": self.epoch,
+            "model": {k: v for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng,
+            "sigma_start": self.sigma_start,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.sigma_start = state.get("sigma_start", self.sigma_start)
+        rng = state.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"].cpu())
+        if "generator" in rng:
+            self.generator.set_state(rng["generator"].cpu())
+        if self.cuda and "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
+
+    # -- the loop ---------------------------------------------------------
+    def fit(self, on_epoch_end: Callable[["Trainer", EpochResult], None] | None = None) -> list[EpochResult]:
+        results = []
+        while self.epoch < self.tc.epochs:
+            res = self.train_epoch()
+            results.append(res)
+            if on_epoch_end is not None:
+                on_epoch_end(self, res)
+        return results
+
+    def _autocast(self):
+        if self.cuda and self.tc.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    def train_epoch(self) -> EpochResult:
+        epoch = self.epoch + 1
+        self.model.train()
+        t0 = time.perf_counter()
+        win = _Window.zeros(self.device)
+        total = _Window.zeros(self.device)
+        step_in_epoch = 0
+        batches = iterate_batches(self.dataset.train, self.tc.batch_size, shuffle=True,
+                                  augment=self.dataset.augment, device=self.device, generator=self.generator)
+        for x, y in batches:
+            if self.cancel_event.is_set():
+                raise Cancelled()
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self._autocast():
+                loss, parts = self.defense.loss(self.model, x, y, self.params)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            self.defense.after_step(self.model)
+            step_in_epoch += 1
+            with torch.no_grad():
+                correct = (parts["logits"].argmax(1) == y).sum()
+                for w in (win, total):
+                    w.loss += loss.detach().float()
+                    w.ce += parts["ce"].detach().float()
+                    w.reg += parts["reg"].detach().float()
+                    w.correct += correct
+                    w.seen += y.numel()
+                    w.steps += 1
+            if step_in_epoch % self.tc.log_every == 0 or step_in_epoch == self.steps_per_epoch:
+                self._log_step(epoch, step_in_epoch, win, t0)
+                win = _Window.zeros(self.device)
+        train_time = time.perf_counter() - t0
+        self.epoch = epoch
+        row = self._epoch_row(epoch, total, train_time)
+        self.on_event("epoch", row)
+        return EpochResult(epoch, row)
+
+    def _log_step(self, epoch: int, step_in_epoch: int, win: _Window, t0: float) -> None:
+        loss = win.loss.item() / win.steps
+        acc = win.correct.item() / max(win.seen, 1)
+        sig = sigma_stats(self.model)
+        row: dict[str, float] = {
+            "step": (epoch - 1) * self.steps_per_epoch + step_in_epoch,
+            "epoch": epoch,
+            "loss": loss,
+            "ce": win.ce.item() / win.steps,
+            "reg": win.reg.item() / win.steps,
+            "train_acc": acc,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "time": time.perf_counter() - t0,
+        }
+        row.update(_flatten_sigma(sig))
+        self._check_health(row, sig, epoch, step_in_epoch)
+        self.on_event("step", row)
+
+    def _check_health(self, row: dict[str, float], sig: dict, epoch: int, step: int) -> None:
+        where = f"at epoch {epoch}, step {step}"
+        bad = [k for k in ("loss", "ce", "reg") if not math.isfinite(row[k])]
+        bad += [f"sigma of {name}" for name, s in sig.items() if not all(map(math.isfinite, s))]
+        if bad:
+            raise TrainingDiverged(f"training stopped {where}: the {bad[0]} became non-finite; {self.defense.divergence_hint}")
+        if not sig:
+            return
+        mean = sum(s[0] for s in sig.values()) / len(sig)
+        chance = 1.0 / self.dataset.num_classes
+        global_step = row["step"]
+        if global_step >= 100 and row["train_acc"] < 1.5 * chance and mean > 3 * max(self.sigma_start, 1e-3):
+            raise TrainingDiverged(
+                f"training stopped {where}: training accuracy fell to chance ({row['train_acc']:.1%}) "
+                f"while mean σ ran away from {self.sigma_start:.3g} to {mean:.3g}; {self.defense.divergence_hint}"
+            )
+
+    def _epoch_row(self, epoch: int, total: _Window, train_time: float) -> dict[str, float]:
+        test_acc = self.evaluate(self.dataset.test, self.tc.eval_mc_samples)
+        row: dict[str, float] = {
+            "epoch": epoch,
+            "step": epoch * self.steps_per_epoch,
+            "loss": total.loss.item() / max(total.steps, 1),
+            "ce": total.ce.item() / max(total.steps, 1),
+            "reg": total.reg.item() / max(total.steps, 1),
+            "wd": 0.5 * self.tc.weight_decay * decayed_norm(self.model).item(),
+            "train_acc": total.correct.item() / max(total.seen, 1),
+            "test_acc": test_acc,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "epoch_time": train_time,
+        }
+        row.update(_flatten_sigma(sigma_stats(self.model)))
+        return row
+
+    @torch.no_grad()
+    def evaluate(self, split, mc_samples: int, batch_size: int = 1000) -> float:
+        """Clean accuracy of the Monte-Carlo averaged prediction (noise on)."""
+        self.model.eval()
+        correct = torch.zeros((), device=self.device)
+        for x, y in iterate_batches(split, batch_size, shuffle=False, device=self.device):
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self._autocast():
+                probs = mc_predict(self.model, x, mc_samples)
+            correct += (probs.argmax(1) == y).sum()
+        self.model.train()
+        return correct.item() / max(len(split), 1)
+
+    def _sigma_mean(self) -> float:
+        sig = sigma_stats(self.model)
+        return sum(s[0] for s in sig.values()) / len(sig) if sig else 0.0
+
+
+def _flatten_sigma(sig: dict[str, tuple[float, float, float]]) -> dict[str, float]:
+    out = {}
+    for name, (mean, lo, hi) in sig.items():
+        # no '/' in keys: they become HDF5 dataset names
+        out[f"sigma_mean[{name}]"] = mean
+        out[f"sigma_min[{name}]"] = lo
+        out[f"sigma_max[{name}]"] = hi
+    if sig:
+        out["sigma_mean"] = sum(s[0] for s in sig.values()) / len(sig)
+    return out
