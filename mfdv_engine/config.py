@@ -23,6 +23,9 @@ class DataConfig:
     download: bool = False
 
     def validate(self) -> None:
+        from .data.registry import dataset_entry
+
+        dataset_entry(self.name)
         for key in ("limit_train", "limit_test"):
             v = getattr(self, key)
             if v is not None and (not isinstance(v, int) or v <= 0):
