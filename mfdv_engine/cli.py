@@ -1,0 +1,209 @@
+"""The ``mfdv`` command: everything the GUI does, headless.
+
+Bad input prints one sentence to stderr and exits with code 2; nothing is
+written to the project in that case.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any, Callable
+
+from . import __version__
+from .config import RunConfig, list_presets, load_config_file, load_preset
+from .errors import MfdvError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def deco(fn: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mfdv", description="MFDV Studio, headless: train, attack and inspect stochastic networks.")
+    p.add_argument("--version", action="version", version=f"mfdv {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a run (or resume one) into a project file")
+    src = t.add_mutually_exclusive_group()
+    src.add_argument("--preset", help=f"a preset name ({', '.join(list_presets())})")
+    src.add_argument("--config", help="a JSON config file")
+    src.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting, e.g. train.epochs=3, defense.lambda1=0.05, defense=none")
+    t.add_argument("--project", required=True, help="the project file (*.mfdv.h5); created if missing")
+    t.add_argument("--data-root", help="folder holding the data sets (default: the user data folder)")
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default: the config's)")
+    t.add_argument("--epochs", type=int, help="number of epochs (shortcut for --set train.epochs=N)")
+    t.add_argument("--limit-train", type=int, help="use only the first N training examples")
+    t.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+    r = sub.add_parser("runs", help="list the runs of a project")
+    r.add_argument("--project", required=True)
+    r.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("show", help="print a run's config, status and final metrics")
+    s.add_argument("--project", required=True)
+    s.add_argument("--run", required=True, metavar="ID")
+    s.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MfdvError as e:
+        print(f"mfdv: error: {e}", file=sys.stderr)
+        return 2
+
+
+# ---------------------------------------------------------------- train
+
+def _config_from_args(args: argparse.Namespace) -> RunConfig | None:
+    if args.resume:
+        if args.set or args.epochs or args.limit_train:
+            from .errors import ConfigError
+
+            raise ConfigError("--resume continues a run with its own config; drop --set/--epochs/--limit-train")
+        return None
+    if args.preset:
+        cfg = load_preset(args.preset)
+    elif args.config:
+        cfg = load_config_file(args.config)
+    else:
+        from .errors import ConfigError
+
+        raise ConfigError("say what to train: --preset NAME, --config FILE or --resume RUN")
+    sets = list(args.set)
+    if args.epochs is not None:
+        sets.append(f"train.epochs={args.epochs}")
+    if args.limit_train is not None:
+        sets.append(f"data.limit_train={args.limit_train}")
+    return cfg.with_overrides(sets).validate()
+
+
+@command("train")
+def cmd_train(args: argparse.Namespace) -> int:
+    from .runs import train_run
+
+    cfg = _config_from_args(args)
+    bar = _Progress(quiet=False)
+    cancel = threading.Event()
+    prev = signal.signal(signal.SIGINT, lambda *a: cancel.set())
+    try:
+        summary = train_run(args.project, cfg, resume=args.resume, data_root=args.data_root,
+                            device=args.device, on_event=bar.on_event, cancel_event=cancel)
+    finally:
+        signal.signal(signal.SIGINT, prev)
+        bar.close()
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2, sort_keys=True))
+    else:
+        f = summary.final
+        print(f"run {summary.run_id}: {summary.status} after {summary.epochs_done} epoch(s)")
+        if f:
+            print(f"  clean accuracy {f['clean_acc']:.2%} ({f['clean_acc_protocol']})")
+            if f.get("sigma_mean_end") is not None:
+                print(f"  sigma mean {f['sigma_mean_start']:.4f} -> {f['sigma_mean_end']:.4f}")
+            print(f"  last epoch {f['epoch_time_s']:.1f} s on {f['device']}")
+    return 0 if summary.status == "finished" else 130
+
+
+class _Progress:
+    """A tqdm bar per epoch on stderr, fed by trainer events."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+        self.steps_per_epoch = 0
+        self.last_step = 0
+        self.epochs = 0
+
+    def on_event(self, kind: str, data: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if kind == "run":
+            self.epochs = data["epochs"]
+            print(f"run {data['run_id']} on {data['device']}", file=sys.stderr)
+        elif kind == "start":
+            self.steps_per_epoch = data["steps_per_epoch"]
+        elif kind == "step":
+            if self.bar is None:
+                self.bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {int(data['epoch'])}/{self.epochs}",
+                                file=sys.stderr, leave=True, dynamic_ncols=True)
+                self.last_step = (int(data["epoch"]) - 1) * self.steps_per_epoch
+            self.bar.update(int(data["step"]) - self.last_step)
+            self.last_step = int(data["step"])
+            post = {"loss": f"{data['loss']:.3f}", "acc": f"{data['train_acc']:.3f}"}
+            if "sigma_mean" in data:
+                post["sigma"] = f"{data['sigma_mean']:.3f}"
+            self.bar.set_postfix(post)
+        elif kind == "epoch":
+            self.close()
+            msg = f"epoch {int(data['epoch'])}: test acc {data['test_acc']:.2%}, loss {data['loss']:.3f}"
+            if "sigma_mean" in data:
+                msg += f", sigma mean {data['sigma_mean']:.4f}"
+            print(msg + f", {data['epoch_time']:.1f} s", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# ---------------------------------------------------------------- runs / show
+
+@command("runs")
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .store import Project
+
+    infos = Project.open(args.project).runs()
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2, sort_keys=True))
+        return 0
+    if not infos:
+        print("no runs yet")
+    for i in infos:
+        acc = i.final.get("clean_acc")
+        acc_s = f"clean {acc:.2%}" if acc is not None else ""
+        cfg = i.config
+        what = f"{cfg.get('data', {}).get('name')}/{cfg.get('model', {}).get('name')}/{cfg.get('defense', {}).get('name')}"
+        print(f"{i.run_id}  {i.status:<11} {i.name:<24} {what:<24} epochs {i.epochs_done}  {acc_s}")
+    return 0
+
+
+@command("show")
+def cmd_show(args: argparse.Namespace) -> int:
+    from .store import Project
+
+    info = Project.open(args.project).run(args.run)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2, sort_keys=True))
+        return 0
+    print(f"run {info.run_id} ({info.name}): {info.status}")
+    print(f"  started {info.started}  ended {info.ended or '-'}  epochs done {info.epochs_done}")
+    if info.message:
+        print(f"  message: {info.message}")
+    print("  config:")
+    for line in json.dumps(info.config, indent=2, sort_keys=True).splitlines():
+        print("    " + line)
+    if info.final:
+        print("  final metrics:")
+        for k, v in sorted(info.final.items()):
+            print(f"    {k}: {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
