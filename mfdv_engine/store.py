@@ -432,6 +432,10 @@ class Project:
             if src is not None:
                 src.close()
         live.unlink(missing_ok=True)
+        try:
+            self.live_dir.rmdir()  # only when no other run is live
+        except OSError:
+            pass
 
     def reopen_run(self, run_id: str) -> tuple[dict[str, list[dict]], dict[str, Any] | None, int]:
         """Mark an interrupted/failed run running again; return its curves (cut to
