@@ -54,7 +54,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--project", required=True)
     s.add_argument("--run", required=True, metavar="ID")
     s.add_argument("--json", action="store_true")
+    a = sub.add_parser("attack", help="attack a trained run; rows land in the project with their protocol")
+    a.add_argument("--project", required=True)
+    a.add_argument("--run", required=True, metavar="ID")
+    a.add_argument("--attacks", required=True, help="comma-separated, e.g. fgsm,pgd10,pgd100,cw,pixel1,autoattack,"
+                   "autoattack-rand,square,eot-pgd")
+    _protocol_args(a)
+
+    c = sub.add_parser("checklist", help="Athalye et al. obfuscated-gradient checklist, with the numbers behind each point")
+    c.add_argument("--project", required=True)
+    c.add_argument("--run", required=True, metavar="ID")
+    _protocol_args(c)
+
+    e = sub.add_parser("export", help="write every robustness row (all protocol fields) to CSV")
+    e.add_argument("--project", required=True)
+    e.add_argument("--run", metavar="ID", help="only this run (default: all)")
+    e.add_argument("--csv", required=True, metavar="OUT")
     return p
+
+
+def _protocol_args(a: argparse.ArgumentParser) -> None:
+    a.add_argument("--eps", help="perturbation budget, e.g. 8/255 or 0.3 (default: each attack's own)")
+    a.add_argument("--mc", type=int, default=15, help="Monte-Carlo draws per prediction (paper: 15)")
+    a.add_argument("--eot", type=int, default=20, help="noise draws per EOT gradient step (stochastic models)")
+    a.add_argument("--limit", type=int, default=1000, help="number of test examples n")
+    a.add_argument("--reeval", type=int, default=3, help="independent MC re-predictions that judge success")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--data-root")
+    a.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    a.add_argument("--json", action="store_true")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,6 +230,111 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("  final metrics:")
         for k, v in sorted(info.final.items()):
             print(f"    {k}: {v}")
+    return 0
+
+
+# ---------------------------------------------------------------- attack / checklist / export
+
+def _parse_eps(text: str | None) -> float | None:
+    from .config import parse_value
+    from .errors import ConfigError
+
+    if text is None:
+        return None
+    v = parse_value(text)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"--eps must be a number or a fraction such as 8/255, got {text!r}")
+    if not 0 <= v <= 1:
+        raise ConfigError(f"--eps {text} is outside [0, 1]; inputs are in [0, 1], so use e.g. 8/255 or 0.3")
+    return float(v)
+
+
+def _prepare(args: argparse.Namespace):
+    """Everything that can fail on bad input, before the project is touched."""
+    from .evaluation import Protocol, load_run
+    from .store import Project
+    from .training import resolve_device
+
+    proto = Protocol(n=args.limit, mc_samples=args.mc, eot_samples=args.eot, reeval=args.reeval, seed=args.seed).validate()
+    project = Project.open(args.project)
+    device = resolve_device(args.device)
+    cfg, ds, model = load_run(project, args.run, data_root=args.data_root, device=device, limit_test=proto.n)
+    return project, proto, device, cfg, ds, model
+
+
+@command("attack")
+def cmd_attack(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, gallery_arrays, parse_attack_list
+
+    eps = _parse_eps(args.eps)
+    specs = parse_attack_list(args.attacks, eps=eps)
+    project, proto, device, cfg, ds, model = _prepare(args)
+    cancel = threading.Event()
+    prev = signal.signal(signal.SIGINT, lambda *a: cancel.set())
+    rows = []
+    from tqdm import tqdm
+
+    bar = tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def on_progress(what: str, frac: float) -> None:
+        bar.set_description_str(what)
+        bar.n = frac
+        bar.refresh()
+
+    def on_row(row, gallery) -> None:
+        row.run_id = args.run
+        d = row.to_dict()
+        d["key"] = row.key
+        project.add_eval_row(args.run, d, gallery_arrays(gallery))
+        rows.append(row)
+        bar.write(f"{row.robust_acc:7.2%} [{row.ci_low:.1%}, {row.ci_high:.1%}]  clean {row.clean_acc:.2%}  "
+                  f"{row.protocol_line()}  ({row.time_s:.1f} s)")
+        for m in row.messages:
+            bar.write(f"    {m}")
+
+    from .errors import Cancelled
+
+    status = 0
+    try:
+        with project:
+            evaluate(model, ds.test, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel)
+    except Cancelled:
+        bar.write(f"stopped by the user; {len(rows)} finished row(s) kept in the project")
+        status = 130
+    finally:
+        signal.signal(signal.SIGINT, prev)
+        bar.close()
+    if args.json:
+        print(json.dumps([dict(r.to_dict(), protocol=r.protocol_line()) for r in rows], indent=2, sort_keys=True))
+    return status
+
+
+@command("checklist")
+def cmd_checklist(args: argparse.Namespace) -> int:
+    from .checklist import run_checklist
+
+    eps = _parse_eps(args.eps)
+    project, proto, device, cfg, ds, model = _prepare(args)
+    items = run_checklist(model, ds.test, proto, device=device, eps=eps if eps is not None else _default_eps(cfg))
+    if args.json:
+        print(json.dumps([i.to_dict() for i in items], indent=2, sort_keys=True))
+    else:
+        for i in items:
+            print(f"[{'PASS' if i.passed else 'FLAG'}] {i.title}\n       {i.evidence}")
+    return 0
+
+
+def _default_eps(cfg: RunConfig) -> float:
+    return 0.3 if cfg.data.name in ("mnist", "demo") else 8 / 255
+
+
+@command("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_csv
+    from .store import Project
+
+    n = export_csv(Project.open(args.project), args.csv, run_id=args.run)
+    print(f"wrote {n} row(s) to {args.csv}")
     return 0
 
 

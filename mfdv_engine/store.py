@@ -455,6 +455,36 @@ class Project:
         self.write_live(run_id, status="running", message="", curves=curves, checkpoint=ckpt, epochs_done=done)
         return curves, ckpt, done
 
+    # -- robustness tables -------------------------------------------------
+    def add_eval_row(self, run_id: str, row: dict[str, Any], gallery: dict[str, np.ndarray] | None = None) -> None:
+        """Append one robustness row (replacing a row with the same key) and its gallery."""
+        self.run(run_id)
+        with self.transaction() as f:
+            g = f["runs"][run_id].require_group("robustness")
+            rows = json.loads(g.attrs.get("rows", "[]"))
+            rows = [r for r in rows if r.get("key") != row["key"]] + [row]
+            g.attrs["rows"] = json.dumps(rows, sort_keys=True)
+            if gallery is not None:
+                gal = g.require_group("gallery")
+                name = row["key"].replace("/", "_")
+                if name in gal:
+                    del gal[name]
+                sub = gal.create_group(name)
+                for k, v in gallery.items():
+                    sub.create_dataset(k, data=v, compression="gzip")
+
+    def eval_rows(self, run_id: str) -> list[dict[str, Any]]:
+        with self._read() as f:
+            g = f["runs"][run_id].get("robustness") if run_id in f["runs"] else None
+            return json.loads(g.attrs.get("rows", "[]")) if g is not None else []
+
+    def gallery(self, run_id: str, key: str) -> dict[str, np.ndarray]:
+        with self._read() as f:
+            gal = f["runs"][run_id].get("robustness/gallery/" + key.replace("/", "_"))
+            if gal is None:
+                raise ProjectError(f"run {run_id!r} has no gallery for {key!r}; attack it first")
+            return {k: gal[k][()] for k in gal}
+
     def delete_run(self, run_id: str) -> None:
         self.run(run_id)
         with self.transaction() as f:

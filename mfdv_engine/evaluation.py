@@ -1,0 +1,270 @@
+"""Robustness evaluation with its protocol attached to every number.
+
+Protocol (what each row records): the first ``n`` test examples; clean
+prediction = Monte-Carlo average of ``mc_samples`` noise draws; only
+clean-correct examples are attacked (the others count as not robust); an
+adversarial example is re-predicted ``reeval`` times with independent MC
+draws and counts as robust only if *every* re-prediction is correct (the
+attacker is credited with any success; ``robust_acc_mean`` is the average
+over the draws). Stochastic models are attacked twice per attack that
+supports it: with single-sample gradients and with EOT gradients averaged
+over ``eot_samples`` head draws, and both rows are kept.
+"""
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable
+
+import torch
+
+from .attacks import AttackSpec, make_attack
+from .config import RunConfig
+from .data import Split
+from .errors import Cancelled, ConfigError, ProjectError
+from .stochastic import is_stochastic, mc_predict
+
+Progress = Callable[[str, float], None]
+
+GALLERY_SIZE = 16
+
+
+def wilson_ci(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion k/n (sound at 0 and n)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class Protocol:
+    n: int = 1000
+    mc_samples: int = 15
+    eot_samples: int = 20
+    reeval: int = 3
+    seed: int = 0
+    batch_size: int = 250
+
+    def validate(self) -> "Protocol":
+        for k in ("n", "mc_samples", "eot_samples", "reeval", "batch_size"):
+            v = getattr(self, k)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"{k} must be a positive whole number, got {v!r}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be zero or positive, got {self.seed}")
+        return self
+
+
+@dataclass
+class Row:
+    attack: str
+    norm: str
+    eps: float
+    steps: int | None
+    gradient: str
+    eot_samples: int
+    mc_samples: int
+    n: int
+    seed: int
+    reeval: int
+    clean_acc: float
+    robust_acc: float
+    robust_acc_mean: float
+    ci_low: float
+    ci_high: float
+    time_s: float
+    params: dict[str, Any] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    run_id: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.attack}|eps={self.eps:.6g}|steps={self.steps}|{self.gradient}"
+
+    def protocol_line(self) -> str:
+        steps = f", {self.steps} steps" if self.steps else ""
+        return (f"{self.attack} ({self.norm}, ε={_eps_str(self.eps, self.norm)}{steps}), gradients: {self.gradient}, "
+                f"prediction: MC-{self.mc_samples}, success re-judged on {self.reeval} draws, "
+                f"n={self.n}, seed={self.seed}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _eps_str(eps: float, norm: str) -> str:
+    if norm == "Linf" and eps > 0:
+        k = eps * 255
+        if abs(k - round(k)) < 1e-6:
+            return f"{int(round(k))}/255"
+    return f"{eps:.4g}"
+
+
+@dataclass
+class Gallery:
+    """Clean / adversarial pairs for the GUI (perturbation = adv − clean)."""
+
+    clean: torch.Tensor
+    adv: torch.Tensor
+    label: torch.Tensor
+    clean_pred: torch.Tensor
+    clean_conf: torch.Tensor
+    adv_pred: torch.Tensor
+    adv_conf: torch.Tensor
+
+
+def gradient_modes(spec: AttackSpec, model: torch.nn.Module, eot_samples: int) -> list[int]:
+    """Single-sample always; EOT too where the model is stochastic and the attack can use it."""
+    modes = [1]
+    if is_stochastic(model) and spec.supports_eot and eot_samples > 1:
+        modes.append(eot_samples)
+    if spec.eot_samples > 1:  # an explicitly EOT attack (eot-pgd) keeps its own S only
+        modes = [spec.eot_samples]
+    return modes
+
+
+def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, proto: Protocol, *,
+                    eot: int, device: torch.device, on_progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> tuple[Row, Gallery]:
+    """One table row: ``spec`` with gradients averaged over ``eot`` draws (1 = single sample)."""
+    model.eval()
+    n = min(proto.n, len(split))
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(proto.seed)
+    robust_all = torch.zeros(n, dtype=torch.bool)
+    robust_cnt = torch.zeros(n)
+    clean_ok = torch.zeros(n, dtype=torch.bool)
+    g_parts: list[tuple] = []
+    done = 0
+    messages: list[str] = []
+    for start in range(0, n, proto.batch_size):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        end = min(start + proto.batch_size, n)
+        x = _to_float(split.x[start:end]).to(device)
+        y = split.y[start:end].to(device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(proto.seed + start)
+            p_clean = mc_predict(model, x, proto.mc_samples)
+        ok = p_clean.argmax(1) == y
+        clean_ok[start:end] = ok.cpu()
+        idx = ok.nonzero().flatten()
+        batch_all = torch.zeros(end - start, dtype=torch.bool)
+        batch_cnt = torch.zeros(end - start)
+        p_adv_first = p_clean.clone()
+        x_adv_full = x.clone()
+        if idx.numel():
+            x_adv = spec.run(model, x[idx], y[idx], eot_samples=eot)
+            messages.extend(m for m in spec.last_messages if m not in messages)
+            x_adv_full[idx] = x_adv
+            hits = torch.ones(idx.numel(), dtype=torch.bool, device=device)
+            cnt = torch.zeros(idx.numel(), device=device)
+            for r in range(proto.reeval):
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(proto.seed + 7919 * (r + 1) + start)
+                    p = mc_predict(model, x_adv, proto.mc_samples)
+                right = p.argmax(1) == y[idx]
+                hits &= right
+                cnt += right.float()
+                if r == 0:
+                    p_adv_first[idx] = p
+            batch_all[idx.cpu()] = hits.cpu()
+            batch_cnt[idx.cpu()] = cnt.cpu() / proto.reeval
+        robust_all[start:end] = batch_all
+        robust_cnt[start:end] = batch_cnt
+        if sum(len(p[0]) for p in g_parts) < GALLERY_SIZE:
+            g_parts.append((x.cpu(), x_adv_full.cpu(), y.cpu(), p_clean.cpu(), p_adv_first.cpu()))
+        done = end
+        if on_progress:
+            on_progress(f"{spec.name} ({'EOT-%d' % eot if eot > 1 else 'single-sample'})", done / n)
+    k = int(robust_all.sum())
+    lo, hi = wilson_ci(k, n)
+    params = spec.protocol()
+    row = Row(
+        attack=spec.name, norm=spec.norm, eps=float(spec.eps), steps=params.get("steps"),
+        gradient=f"EOT-{eot}" if eot > 1 else "single-sample", eot_samples=eot,
+        mc_samples=proto.mc_samples, n=n, seed=proto.seed, reeval=proto.reeval,
+        clean_acc=float(clean_ok.float().mean()), robust_acc=k / n,
+        robust_acc_mean=float(robust_cnt.mean()), ci_low=lo, ci_high=hi,
+        time_s=time.perf_counter() - t0, params={**params, "eot_samples": eot}, messages=messages,
+    )
+    return row, _gallery(g_parts)
+
+
+def _gallery(parts: list[tuple]) -> Gallery:
+    x, xa, y, pc, pa = (torch.cat([p[i] for p in parts])[:GALLERY_SIZE] for i in range(5))
+    cc, cp = pc.max(1)
+    ac, ap = pa.max(1)
+    return Gallery(x, xa, y, cp, cc, ap, ac)
+
+
+def gallery_arrays(g: Gallery) -> dict[str, "np.ndarray"]:
+    """Compact arrays for the project file: images as uint8, adversarials as float16."""
+    return {
+        "clean": (g.clean.clamp(0, 1) * 255).round().to(torch.uint8).numpy(),
+        "adv": g.adv.to(torch.float16).numpy(),
+        "label": g.label.numpy(),
+        "clean_pred": g.clean_pred.numpy(), "clean_conf": g.clean_conf.float().numpy(),
+        "adv_pred": g.adv_pred.numpy(), "adv_conf": g.adv_conf.float().numpy(),
+    }
+
+
+def _to_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div(255) if x.dtype == torch.uint8 else x.float()
+
+
+def evaluate(model: torch.nn.Module, split: Split, attacks: Iterable[AttackSpec], proto: Protocol, *,
+             device: torch.device, on_row: Callable[[Row, Gallery], None] | None = None,
+             on_progress: Progress | None = None, cancel: threading.Event | None = None) -> list[Row]:
+    """Every attack, single-sample and (for stochastic models) EOT; rows in order."""
+    proto.validate()
+    rows = []
+    for spec in attacks:
+        for eot in gradient_modes(spec, model, proto.eot_samples):
+            row, gallery = evaluate_attack(model, split, spec, proto, eot=eot, device=device,
+                                           on_progress=on_progress, cancel=cancel)
+            rows.append(row)
+            if on_row:
+                on_row(row, gallery)
+    return rows
+
+
+# ------------------------------------------------------------ run models
+
+def load_run(project, run_id: str, *, data_root=None, device: torch.device, limit_test: int | None = None):
+    """Rebuild a run's model from its config and last checkpoint (eval mode) with its test data."""
+    from .data import load_dataset
+    from .defenses import get_defense
+
+    info = project.run(run_id)
+    if not project.has_checkpoint(run_id):
+        raise ProjectError(f"run {run_id!r} has no finished epoch (status {info.status}); train it before attacking it")
+    cfg = RunConfig.from_dict(info.config)
+    ds = load_dataset(cfg.data.name, data_root, limit_train=1, limit_test=limit_test)
+    model = get_defense(cfg.defense.name).build_model(cfg.model, ds)
+    state = project.load_checkpoint(run_id, map_location="cpu")
+    model.load_state_dict(state["model"])
+    return cfg, ds, model.to(device).eval()
+
+
+def parse_attack_list(text: str, *, eps: float | None, steps: int | None = None) -> list[AttackSpec]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ConfigError("--attacks needs at least one attack name")
+    specs = []
+    for name in names:
+        over: dict[str, Any] = {}
+        if eps is not None and not name.startswith("pixel"):
+            over["eps"] = eps
+        specs.append(make_attack(name, **over))
+    return specs
+
+
+def rows_to_json(rows: list[Row]) -> str:
+    return json.dumps([r.to_dict() for r in rows], sort_keys=True)
