@@ -86,7 +86,8 @@ class Row:
 
     @property
     def key(self) -> str:
-        return f"{self.attack}|eps={self.eps:.6g}|steps={self.steps}|{self.gradient}"
+        sweep = self.params.get("sweep")
+        return f"{self.attack}|eps={self.eps:.6g}|steps={self.steps}|{self.gradient}" + (f"|sweep={sweep}" if sweep else "")
 
     def protocol_line(self) -> str:
         steps = f", {self.steps} steps" if self.steps else ""
@@ -247,22 +248,36 @@ def load_run(project, run_id: str, *, data_root=None, device: torch.device, limi
         raise ProjectError(f"run {run_id!r} has no finished epoch (status {info.status}); train it before attacking it")
     cfg = RunConfig.from_dict(info.config)
     ds = load_dataset(cfg.data.name, data_root, limit_train=1, limit_test=limit_test)
-    model = get_defense(cfg.defense.name).build_model(cfg.model, ds)
+    defense = get_defense(cfg.defense.name)
+    model = defense.build_model(cfg.model, ds, defense.parse_params(cfg.defense.params))
     state = project.load_checkpoint(run_id, map_location="cpu")
     model.load_state_dict(state["model"])
     return cfg, ds, model.to(device).eval()
 
 
-def parse_attack_list(text: str, *, eps: float | None, steps: int | None = None) -> list[AttackSpec]:
+def parse_attack_list(text: str, *, eps: float | None, params: list[str] = ()) -> list[AttackSpec]:
+    """``fgsm,pgd10,cw`` plus ``cw.kappa=1``-style overrides; ``eps`` applies to every
+    ε-bounded attack (not to n-pixel attacks, whose budget is a pixel count)."""
+    from .config import parse_value
+
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
         raise ConfigError("--attacks needs at least one attack name")
+    over: dict[str, dict[str, Any]] = {n: {} for n in names}
+    for item in params:
+        key, sep, raw = item.partition("=")
+        name, dot, field_ = key.partition(".")
+        if not sep or not dot:
+            raise ConfigError(f"--param expects ATTACK.KEY=VALUE, e.g. cw.kappa=1; got {item!r}")
+        if name not in over:
+            raise ConfigError(f"--param {item!r} names attack {name!r}, which is not in --attacks")
+        over[name][field_] = parse_value(raw)
     specs = []
     for name in names:
-        over: dict[str, Any] = {}
-        if eps is not None and not name.startswith("pixel"):
-            over["eps"] = eps
-        specs.append(make_attack(name, **over))
+        kw = dict(over[name])
+        if eps is not None and not name.startswith("pixel") and name != "cw":
+            kw.setdefault("eps", eps)
+        specs.append(make_attack(name, **kw))
     return specs
 
 

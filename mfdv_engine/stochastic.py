@@ -27,6 +27,9 @@ class StochasticLayer(nn.Module):
     (Table 9's ``linear12(1)`` regularises only the penultimate one).
     """
 
+    #: σ must not be weight-decayed: it would fight the term that makes it grow
+    _no_weight_decay_params = ("sigma",)
+
     def __init__(self, dim: int, *, regularised: bool = True) -> None:
         super().__init__()
         if dim <= 0:
@@ -74,10 +77,15 @@ def mfdv_regulariser(model: nn.Module, lambda1: float) -> torch.Tensor:
     return -lambda1 * torch.stack(terms).sum()
 
 
+def noise_modules(model: nn.Module) -> list[nn.Module]:
+    """Every module that injects noise (MFDV layers and the baseline defenses' noise modules)."""
+    return [m for m in model.modules() if hasattr(m, "noise_enabled")]
+
+
 def set_noise(model: nn.Module, enabled: bool) -> None:
-    """Switch every stochastic layer's noise on or off (off = the σ = 0 ablation)."""
-    for layer in stochastic_layers(model):
-        layer.noise_enabled = enabled
+    """Switch every noise source on or off (off = the σ = 0 ablation)."""
+    for m in noise_modules(model):
+        m.noise_enabled = enabled
 
 
 def project_sigmas(model: nn.Module) -> None:
@@ -96,9 +104,7 @@ def sigma_stats(model: nn.Module) -> dict[str, tuple[float, float, float]]:
 
 
 def is_stochastic(model: nn.Module) -> bool:
-    return any(layer.noise_enabled for layer in stochastic_layers(model)) or getattr(
-        model, "noise_in_trunk", False
-    )
+    return any(m.noise_enabled for m in noise_modules(model))
 
 
 def mc_logprobs(model: nn.Module, x: torch.Tensor, samples: int = 15) -> torch.Tensor:

@@ -19,7 +19,7 @@ from .config import RunConfig
 from .data import Dataset, iterate_batches
 from .defenses import get_defense
 from .errors import Cancelled, ConfigError, TrainingDiverged
-from .stochastic import mc_predict, sigma_stats, stochastic_layers
+from .stochastic import mc_predict, sigma_stats
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -41,22 +41,27 @@ def describe_device(dev: torch.device) -> str:
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay (the paper's λ2‖w‖², λ2 = weight_decay/2) on conv and linear
-    weights only; biases, batch-norm parameters and σ get none."""
-    sigma_ids = {id(layer.sigma) for layer in stochastic_layers(model)}
+    weights only. Biases, batch norm, and every parameter a module lists in
+    ``_no_weight_decay_params`` (MFDV's σ, PNI's α, L2P's θ, Adv-BNN's log σ,
+    WCA's factor) get none."""
+    skip = no_decay_ids(model)
     decay, no_decay = [], []
     for p in model.parameters():
-        if not p.requires_grad:
-            continue
-        (decay if p.ndim >= 2 and id(p) not in sigma_ids else no_decay).append(p)
+        if p.requires_grad:
+            (decay if p.ndim >= 2 and id(p) not in skip else no_decay).append(p)
     return [
         {"params": decay, "weight_decay": weight_decay, "name": "weights"},
-        {"params": no_decay, "weight_decay": 0.0, "name": "biases, norms and sigma"},
+        {"params": no_decay, "weight_decay": 0.0, "name": "biases, norms and noise scales"},
     ]
 
 
+def no_decay_ids(model: nn.Module) -> set[int]:
+    return {id(getattr(m, name)) for m in model.modules() for name in getattr(m, "_no_weight_decay_params", ())}
+
+
 def decayed_norm(model: nn.Module) -> torch.Tensor:
-    sigma_ids = {id(layer.sigma) for layer in stochastic_layers(model)}
-    terms = [p.detach().float().pow(2).sum() for p in model.parameters() if p.ndim >= 2 and id(p) not in sigma_ids]
+    skip = no_decay_ids(model)
+    terms = [p.detach().float().pow(2).sum() for p in model.parameters() if p.ndim >= 2 and id(p) not in skip]
     return torch.stack(terms).sum() if terms else torch.zeros(())
 
 
@@ -100,7 +105,7 @@ class Trainer:
         self.cancel_event = cancel_event or threading.Event()
         torch.manual_seed(self.tc.seed)
         self.dataset = dataset.to(self.device)
-        self.model = self.defense.build_model(config.model, dataset).to(self.device)
+        self.model = self.defense.build_model(config.model, dataset, self.params).to(self.device)
         self.cuda = self.device.type == "cuda"
         self.channels_last = self.cuda and self.tc.channels_last and self.dataset.train.x.dim() == 4
         if self.channels_last:

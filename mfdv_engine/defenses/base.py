@@ -53,7 +53,8 @@ class Defense:
     def check_model(self, model_cfg: Any) -> None:
         """Raise ConfigError where this defense makes no sense on this backbone."""
 
-    def build_model(self, model_cfg: Any, dataset: Any) -> nn.Module:
+    def build_model(self, model_cfg: Any, dataset: Any, params: Any = None) -> nn.Module:
+        """The model this defense trains; ``params`` (parsed) where its structure depends on them."""
         from ..models import create_model
 
         return create_model(
