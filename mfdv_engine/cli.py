@@ -59,7 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--run", required=True, metavar="ID")
     a.add_argument("--attacks", required=True, help="comma-separated, e.g. fgsm,pgd10,pgd100,cw,pixel1,autoattack,"
                    "autoattack-rand,square,eot-pgd")
+    a.add_argument("--param", action="append", default=[], metavar="ATTACK.KEY=VALUE",
+                   help="override an attack parameter, e.g. cw.kappa=1 or square.n_queries=1000")
     _protocol_args(a)
+
+    w = sub.add_parser("sweep", help="ε, steps or EOT-samples sweep with PGD (Figure 3, §5.1)")
+    w.add_argument("--project", required=True)
+    w.add_argument("--run", required=True, metavar="ID")
+    w.add_argument("--kind", required=True, choices=("eps", "steps", "eot"))
+    w.add_argument("--values", help="comma-separated points (fractions allowed); default: the paper's range")
+    _protocol_args(w)
 
     c = sub.add_parser("checklist", help="Athalye et al. obfuscated-gradient checklist, with the numbers behind each point")
     c.add_argument("--project", required=True)
@@ -264,11 +273,42 @@ def _prepare(args: argparse.Namespace):
 
 @command("attack")
 def cmd_attack(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, gallery_arrays, parse_attack_list
+    from .evaluation import evaluate, parse_attack_list
 
     eps = _parse_eps(args.eps)
-    specs = parse_attack_list(args.attacks, eps=eps)
+    specs = parse_attack_list(args.attacks, eps=eps, params=args.param)
     project, proto, device, cfg, ds, model = _prepare(args)
+    return _run_rows(args, project, lambda on_row, on_progress, cancel: evaluate(
+        model, ds.test, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel))
+
+
+@command("sweep")
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .config import parse_value
+    from .sweeps import run_sweep
+
+    eps = _parse_eps(args.eps)
+    values = None
+    if args.values:
+        values = [parse_value(v) for v in args.values.split(",") if v.strip()]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            from .errors import ConfigError
+
+            raise ConfigError(f"--values must be numbers separated by commas, got {args.values!r}")
+    project, proto, device, cfg, ds, model = _prepare(args)
+    eps = eps if eps is not None else _default_eps(cfg)
+    from .sweeps import sweep_points
+    from .stochastic import is_stochastic
+
+    sweep_points(args.kind, values, eps, proto.eot_samples, is_stochastic(model))  # validate before writing
+    return _run_rows(args, project, lambda on_row, on_progress, cancel: run_sweep(
+        model, ds.test, proto, kind=args.kind, device=device, eps=eps, values=values, on_row=on_row, cancel=cancel))
+
+
+def _run_rows(args, project, job) -> int:
+    """Run an evaluation job, storing each row as it finishes; Ctrl-C keeps finished rows."""
+    from .evaluation import gallery_arrays
+
     cancel = threading.Event()
     prev = signal.signal(signal.SIGINT, lambda *a: cancel.set())
     rows = []
@@ -297,7 +337,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     status = 0
     try:
         with project:
-            evaluate(model, ds.test, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel)
+            job(on_row, on_progress, cancel)
     except Cancelled:
         bar.write(f"stopped by the user; {len(rows)} finished row(s) kept in the project")
         status = 130
