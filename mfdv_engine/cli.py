@@ -6,6 +6,7 @@ written to the project in that case.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -27,8 +28,15 @@ def command(name: str):
     return deco
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one sentence (exit 2), like every other bad input."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mfdv", description="MFDV Studio, headless: train, attack and inspect stochastic networks.")
+    p = _Parser(prog="mfdv", description="MFDV Studio, headless: train, attack and inspect stochastic networks.")
     p.add_argument("--version", action="version", version=f"mfdv {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -45,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="number of epochs (shortcut for --set train.epochs=N)")
     t.add_argument("--limit-train", type=int, help="use only the first N training examples")
     t.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    t.add_argument("--nproc", type=int, metavar="N",
+                   help="train data-parallel on N processes (one per GPU, or gloo on the CPU) via torch.distributed.run; "
+                        "train.batch_size stays the global batch")
 
     r = sub.add_parser("runs", help="list the runs of a project")
     r.add_argument("--project", required=True)
@@ -128,12 +139,48 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig | None:
     return cfg.with_overrides(sets).validate()
 
 
+def _train_argv(args: argparse.Namespace) -> list[str]:
+    """The ``train`` arguments again, without ``--nproc`` (for the re-launch)."""
+    out = ["train"]
+    for flag, value in (("--preset", args.preset), ("--config", args.config), ("--resume", args.resume),
+                        ("--project", args.project), ("--data-root", args.data_root), ("--device", args.device),
+                        ("--epochs", args.epochs), ("--limit-train", args.limit_train)):
+        if value is not None:
+            out += [flag, str(value)]
+    for kv in args.set:
+        out += ["--set", kv]
+    if args.json:
+        out.append("--json")
+    return out
+
+
+def _launch_nproc(args: argparse.Namespace) -> int:
+    """Replace this process with ``python -m torch.distributed.run --nproc_per_node=N -m mfdv_engine.cli train ...``."""
+    import os
+
+    from .errors import ConfigError
+
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be at least 1, got {args.nproc}")
+    _config_from_args(args)  # bad input fails here, once, before any process starts
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
+           "-m", "mfdv_engine.cli"] + _train_argv(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, cmd)
+    return 0  # not reached
+
+
 @command("train")
 def cmd_train(args: argparse.Namespace) -> int:
+    from .distributed import is_main_process, launched_distributed
     from .runs import train_run
 
+    if getattr(args, "nproc", None) is not None and args.nproc != 1 and not launched_distributed():
+        return _launch_nproc(args)
     cfg = _config_from_args(args)
-    bar = _Progress(quiet=False)
+    main_rank = is_main_process()
+    bar = _Progress(quiet=not main_rank)
     cancel = threading.Event()
     prev = signal.signal(signal.SIGINT, lambda *a: cancel.set())
     try:
@@ -142,6 +189,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, prev)
         bar.close()
+    if not main_rank:  # rank 0 reports for the whole job
+        return 0 if summary.status == "finished" else 130
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, sort_keys=True))
     else:
@@ -328,18 +377,19 @@ def _run_rows(args, project, job) -> int:
         project.add_eval_row(args.run, d, gallery_arrays(gallery))
         rows.append(row)
         bar.write(f"{row.robust_acc:7.2%} [{row.ci_low:.1%}, {row.ci_high:.1%}]  clean {row.clean_acc:.2%}  "
-                  f"{row.protocol_line()}  ({row.time_s:.1f} s)")
+                  f"{row.protocol_line()}  ({row.time_s:.1f} s)", file=sys.stderr)
         for m in row.messages:
-            bar.write(f"    {m}")
+            bar.write(f"    {m}", file=sys.stderr)
 
     from .errors import Cancelled
 
     status = 0
     try:
-        with project:
+        # third-party attacks print; keep stdout for our own (JSON) output
+        with project, contextlib.redirect_stdout(sys.stderr):
             job(on_row, on_progress, cancel)
     except Cancelled:
-        bar.write(f"stopped by the user; {len(rows)} finished row(s) kept in the project")
+        bar.write(f"stopped by the user; {len(rows)} finished row(s) kept in the project", file=sys.stderr)
         status = 130
     finally:
         signal.signal(signal.SIGINT, prev)

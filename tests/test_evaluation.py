@@ -1,0 +1,140 @@
+"""Evaluation, sweeps, checklist and boundary data on small real-MNIST (demo) models."""
+import math
+
+import pytest
+import torch
+
+from mfdv_engine.attacks import make_attack
+from mfdv_engine.boundaries import feature_pca, input_slice, probability_grid
+from mfdv_engine.checklist import run_checklist
+from mfdv_engine.config import load_preset
+from mfdv_engine.data import load_dataset
+from mfdv_engine.evaluation import Protocol, evaluate, gradient_modes, load_run, parse_attack_list, wilson_ci
+from mfdv_engine.errors import ConfigError
+from mfdv_engine.runs import train_run
+from mfdv_engine.store import Project
+from mfdv_engine.sweeps import run_sweep
+from mfdv_engine.training import Trainer
+
+PROTOCOL_FIELDS = ("attack", "norm", "eps", "steps", "gradient", "eot_samples", "mc_samples", "n", "seed",
+                   "reeval", "clean_acc", "robust_acc", "ci_low", "ci_high", "time_s")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    p = tmp_path_factory.mktemp("ev") / "p.mfdv.h5"
+    out = {}
+    for name, sets in (("mfdv", []), ("plain", ["defense=none"])):
+        cfg = load_preset("demo-lenet-mfdv").with_overrides(["train.device=cpu", "train.epochs=2"] + sets)
+        out[name] = train_run(p, cfg).run_id
+    return p, out
+
+
+def _model(runs, which):
+    p, ids = runs
+    return load_run(Project.open(p), ids[which], device=torch.device("cpu"), limit_test=200)
+
+
+def test_wilson_interval_against_hand_values():
+    lo, hi = wilson_ci(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-4) and hi == pytest.approx(0.7634, abs=1e-4)
+    lo, hi = wilson_ci(0, 10)
+    assert lo == 0 and hi == pytest.approx(0.2775, abs=1e-4)
+    assert wilson_ci(100, 100)[1] == pytest.approx(1.0)
+
+
+def test_stochastic_model_gets_single_and_eot_rows_plain_gets_single(runs):
+    proto = Protocol(n=64, mc_samples=5, eot_samples=4, reeval=2)
+    for which, expected in (("mfdv", ["single-sample", "EOT-4"]), ("plain", ["single-sample"])):
+        cfg, ds, model = _model(runs, which)
+        before = torch.get_rng_state()
+        rows = evaluate(model, ds.test, [make_attack("pgd10", eps=0.3)], proto, device=torch.device("cpu"))
+        assert torch.equal(before, torch.get_rng_state()), "evaluation must not move the global RNG"
+        assert [r.gradient for r in rows] == expected
+        for r in rows:
+            d = r.to_dict()
+            for f in PROTOCOL_FIELDS:
+                assert d[f] is not None, f
+            assert r.ci_low <= r.robust_acc <= r.ci_high
+            assert r.robust_acc <= r.clean_acc
+            assert "MC-5" in r.protocol_line() and "n=64" in r.protocol_line()
+
+
+def test_pgd_at_eps_03_breaks_the_plain_model(runs):
+    cfg, ds, model = _model(runs, "plain")
+    rows = evaluate(model, ds.test, [make_attack("pgd10", eps=0.3)], Protocol(n=128, mc_samples=1, reeval=1),
+                    device=torch.device("cpu"))
+    assert rows[0].clean_acc > 0.8 and rows[0].robust_acc < 0.05
+
+
+def test_only_clean_correct_examples_count_and_gallery_is_filled(runs):
+    cfg, ds, model = _model(runs, "mfdv")
+    got = []
+    evaluate(model, ds.test, [make_attack("fgsm", eps=0.0)], Protocol(n=40, mc_samples=5, eot_samples=1, reeval=1),
+             device=torch.device("cpu"), on_row=lambda r, g: got.append((r, g)))
+    row, gal = got[0]
+    # ε = 0 changes nothing: robust accuracy can only differ from clean by noise re-draws
+    assert abs(row.robust_acc - row.clean_acc) <= 0.1
+    assert gal.clean.shape == gal.adv.shape and gal.clean.shape[0] == 16
+    assert torch.allclose(gal.clean, gal.adv, atol=1e-6)
+
+
+def test_parse_attack_list_and_params():
+    specs = parse_attack_list("fgsm,cw", eps=0.1, params=["cw.kappa=2", "cw.steps=5"])
+    assert specs[0].eps == pytest.approx(0.1) and specs[1].kappa == 2 and specs[1].steps == 5
+    with pytest.raises(ConfigError, match="unknown attack"):
+        parse_attack_list("nope", eps=None)
+    with pytest.raises(ConfigError, match="not in --attacks"):
+        parse_attack_list("fgsm", eps=None, params=["pgd10.steps=3"])
+    with pytest.raises(ConfigError, match="out of range"):
+        parse_attack_list("fgsm", eps=1.5)
+
+
+def test_eot_sweep_has_one_row_per_sample_count(runs):
+    cfg, ds, model = _model(runs, "mfdv")
+    rows = run_sweep(model, ds.test, Protocol(n=32, mc_samples=3, reeval=1), kind="eot", device=torch.device("cpu"),
+                     eps=0.2, values=[1, 2, 8])
+    assert [r.eot_samples for r in rows] == [1, 2, 8]
+    assert all(r.params["sweep"] == "eot" for r in rows)
+    eps_rows = run_sweep(model, ds.test, Protocol(n=32, mc_samples=3, eot_samples=2, reeval=1), kind="eps",
+                         device=torch.device("cpu"), eps=0.2, values=[0.0, 0.3])
+    assert [(r.eps, r.gradient) for r in eps_rows] == [(0.0, "single-sample"), (0.0, "EOT-2"), (0.3, "single-sample"), (0.3, "EOT-2")]
+
+
+def test_checklist_reports_every_point_with_numbers(runs):
+    for which in ("mfdv", "plain"):
+        cfg, ds, model = _model(runs, which)
+        items = run_checklist(model, ds.test, Protocol(n=48, mc_samples=3, eot_samples=3, reeval=1),
+                              device=torch.device("cpu"), eps=0.3, random_draws=4, square_queries=50)
+        assert len(items) == (6 if which == "mfdv" else 5)
+        for it in items:
+            assert it.title[0].isdigit() and it.evidence and it.numbers
+        assert items[2].numbers["robust_unbounded"] <= 0.05  # ε = 1 breaks everything
+
+
+def test_boundary_data_shapes_and_noise_switch():
+    torch.manual_seed(0)
+    ds = load_dataset("moons")
+    cfg = load_preset("demo-lenet-mfdv").with_overrides(
+        ["data.name=moons", "model.name=mlp", "train.epochs=2", "train.device=cpu"])
+    tr = Trainer(cfg, ds)
+    tr.fit()
+    model = tr.model.eval()
+    pts = ds.train.x[:200]
+    on = probability_grid(model, pts, resolution=30, mc_samples=5)
+    off = probability_grid(model, pts, resolution=30, noise=False)
+    assert on.values.shape == (30, 30) and 0 <= on.values.min() and on.values.max() <= 1
+    assert not torch.allclose(on.values, off.values)
+    assert torch.equal(off.values, probability_grid(model, pts, resolution=30, noise=False).values)
+    pca = feature_pca(model, pts[:50], draws=7)
+    assert pca["clean"].shape == (50, 2) and pca["noisy"].shape == (50, 7, 2)
+
+
+def test_input_slice_on_an_image(runs):
+    cfg, ds, model = _model(runs, "mfdv")
+    x = ds.test.x[:1].float() / 255
+    y = int(ds.test.y[0])
+    adv = make_attack("fgsm", eps=0.3).run(model, x, ds.test.y[:1])
+    sl = input_slice(model, x[0], y, (adv - x)[0], extent=0.5, resolution=9, mc_samples=3)
+    assert sl["pred"].shape == (9, 9) and sl["p_true"].shape == (9, 9)
+    assert int(sl["pred"][4, 4]) == y or sl["p_true"][4, 4] < 0.6  # centre is the clean example
