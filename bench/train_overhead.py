@@ -1,9 +1,9 @@
-"""Epoch time of each defense on the same data, backbone and device, interleaved.
+"""Epoch time of MFDV vs no defense vs PGD-10 AT on the same backbone and data, interleaved.
 
-Prints one JSON object; `ratio` is MFDV ÷ none (goal ≤ 1.03 on a GPU, ≤ 1.10 on
-the CPU), `at_over_mfdv` is PGD-10 AT ÷ MFDV when `pgd-at` is registered.
+Prints one JSON object. `ratio` = MFDV ÷ none (goal ≤ 1.03 on a GPU, ≤ 1.10 on
+the CPU); `at_over_mfdv` = PGD-10 AT ÷ MFDV (paper: 6.5–7.5).
 Usage: python bench/train_overhead.py [--data-root DIR] [--dataset mnist] [--model lenet]
-       [--limit-train N] [--repeats R] [--device cpu|cuda]
+       [--limit-train N] [--epochs R] [--device cpu|cuda]
 """
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 from pathlib import Path
 
-import torch
-
 from mfdv_engine.config import load_preset
-from mfdv_engine.data import load_dataset
-from mfdv_engine.defenses import list_defenses
-from mfdv_engine.training import Trainer, describe_device
+from mfdv_engine.timing import time_defenses
 
 
 def main() -> None:
@@ -27,38 +22,16 @@ def main() -> None:
     ap.add_argument("--data-root", default=os.environ.get("MFDV_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "datasets")))
     ap.add_argument("--dataset", default="mnist")
     ap.add_argument("--model", default="lenet")
-    ap.add_argument("--limit-train", type=int, default=20000)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--limit-train", type=int, default=10000)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--device", default="auto")
     args = ap.parse_args()
-    ds = load_dataset(args.dataset, args.data_root, limit_train=args.limit_train, limit_test=1000)
-    defenses = [d for d in ("none", "mfdv", "pgd-at") if d in list_defenses()]
-    trainers = {}
-    for d in defenses:
-        cfg = load_preset("mnist-lenet-mfdv").with_overrides(
-            [f"data.name={args.dataset}", f"model.name={args.model}", f"defense={d}",
-             f"train.epochs={args.repeats + 1}", f"train.device={args.device}"]
-            + (["model.stochastic=linear1"] if d == "mfdv" else []))
-        trainers[d] = Trainer(cfg, ds, device=torch.device(args.device))
-    times: dict[str, list[float]] = {d: [] for d in defenses}
-    for rep in range(args.repeats + 1):  # first round is warm-up
-        for d in defenses:
-            t = trainers[d].train_epoch().row["epoch_time"]
-            if rep > 0:
-                times[d].append(t)
-    med = {d: statistics.median(v) for d, v in times.items()}
-    out = {
-        "bench": "train_overhead",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "device": describe_device(torch.device(args.device)),
-        "dataset": args.dataset, "model": args.model, "n_train": len(ds.train),
-        "batch_size": trainers["none"].tc.batch_size, "repeats": args.repeats,
-        "epoch_time_s": med, "all_times_s": times,
-        "ratio": med["mfdv"] / med["none"],
-    }
-    if "pgd-at" in med:
-        out["at_over_mfdv"] = med["pgd-at"] / med["mfdv"]
-    print(json.dumps(out, indent=2))
+    res = time_defenses(args.dataset, args.model, ["none", "mfdv", "pgd-at"], base=load_preset("mnist-lenet-mfdv"),
+                        epochs=args.epochs, data_root=args.data_root, limit_train=args.limit_train, device=args.device)
+    r = res.ratios()
+    out = {"bench": "train_overhead", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           **res.to_dict(), "ratio": r["mfdv/none"], "at_over_mfdv": r["pgd-at/mfdv"]}
+    print(json.dumps(out, indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -86,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--run", required=True, metavar="ID")
     _protocol_args(c)
 
+    tm = sub.add_parser("timing", help="time per epoch of several defenses, interleaved (Table 8)")
+    tm.add_argument("--dataset", required=True)
+    tm.add_argument("--model", required=True)
+    tm.add_argument("--defenses", default="none,mfdv,pgd-at")
+    tm.add_argument("--epochs", type=int, default=1, help="timed epochs per defense (a warm-up round is added when > 1)")
+    tm.add_argument("--limit-train", type=int)
+    tm.add_argument("--preset", default="mnist-lenet-mfdv", help="optimiser, batch size and defense parameters to use")
+    tm.add_argument("--data-root")
+    tm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    tm.add_argument("--json", action="store_true")
+
     e = sub.add_parser("export", help="write every robustness row (all protocol fields) to CSV")
     e.add_argument("--project", required=True)
     e.add_argument("--run", metavar="ID", help="only this run (default: all)")
@@ -416,6 +427,25 @@ def cmd_checklist(args: argparse.Namespace) -> int:
 
 def _default_eps(cfg: RunConfig) -> float:
     return 0.3 if cfg.data.name in ("mnist", "demo") else 8 / 255
+
+
+@command("timing")
+def cmd_timing(args: argparse.Namespace) -> int:
+    from .timing import time_defenses
+
+    defenses = [d.strip() for d in args.defenses.split(",") if d.strip()]
+    res = time_defenses(args.dataset, args.model, defenses, base=load_preset(args.preset), epochs=args.epochs,
+                        data_root=args.data_root, limit_train=args.limit_train, device=args.device,
+                        on_epoch=lambda d, r, t: print(f"{d:>8}: round {r}: {t:.2f} s", file=sys.stderr))
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2, sort_keys=True))
+        return 0
+    print(f"{res.dataset} / {res.model} on {res.device}, n_train={res.n_train}, batch {res.batch_size}")
+    for d, t in res.median_s.items():
+        print(f"  {d:>8}: {t:.2f} s per epoch (median of {len(res.times_s[d])})")
+    for k, v in res.ratios().items():
+        print(f"  {k}: {v:.2f}")
+    return 0
 
 
 @command("export")

@@ -90,3 +90,12 @@ def test_run_without_checkpoint_is_refused(tmp_path, data_root):
     assert "no finished epoch" in _bad("attack", "--project", p, "--run", run["run_id"], "--attacks", "fgsm",
                                        "--data-root", data_root)
     assert p.read_bytes() == before
+
+
+def test_timing_prints_epoch_times_and_ratios(data_root):
+    out = json.loads(mfdv("timing", "--dataset", "mnist", "--model", "lenet", "--defenses", "none,mfdv,pgd-at",
+                          "--limit-train", 640, "--data-root", data_root, "--json").stdout)
+    assert set(out["median_s"]) == {"none", "mfdv", "pgd-at"}
+    assert all(t > 0 for t in out["median_s"].values())
+    assert set(out["ratios"]) == {"mfdv/none", "pgd-at/none", "pgd-at/mfdv"}
+    assert "unknown defense" in _bad("timing", "--dataset", "mnist", "--model", "lenet", "--defenses", "none,zzz")

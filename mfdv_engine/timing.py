@@ -1,0 +1,78 @@
+"""Training cost per defense (the paper's Table 8), measured interleaved.
+
+Every defense trains on the same data, backbone and device; their epochs
+alternate (none, mfdv, pgd-at, none, mfdv, ...) so that load on a shared
+machine hits them alike. The first round is a warm-up and is not counted
+when more than one epoch is asked for.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from .config import RunConfig
+from .data import load_dataset
+from .errors import ConfigError
+from .training import Trainer, describe_device, resolve_device
+
+
+@dataclass
+class TimingResult:
+    dataset: str
+    model: str
+    device: str
+    n_train: int
+    batch_size: int
+    epochs: int
+    times_s: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def median_s(self) -> dict[str, float]:
+        return {d: statistics.median(v) for d, v in self.times_s.items()}
+
+    def ratios(self) -> dict[str, float]:
+        m = self.median_s
+        out = {}
+        for d in m:
+            if d != "none" and "none" in m:
+                out[f"{d}/none"] = m[d] / m["none"]
+        if "pgd-at" in m and "mfdv" in m:
+            out["pgd-at/mfdv"] = m["pgd-at"] / m["mfdv"]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "model": self.model, "device": self.device, "n_train": self.n_train,
+                "batch_size": self.batch_size, "epochs": self.epochs, "times_s": self.times_s,
+                "median_s": self.median_s, "ratios": self.ratios()}
+
+
+def time_defenses(dataset: str, model: str, defenses: list[str], *, base: RunConfig, epochs: int = 1,
+                  data_root=None, limit_train: int | None = None, device: str = "auto",
+                  on_epoch: Callable[[str, int, float], None] | None = None) -> TimingResult:
+    if not defenses:
+        raise ConfigError("--defenses needs at least one defense, e.g. none,mfdv,pgd-at")
+    if epochs < 1:
+        raise ConfigError(f"--epochs must be at least 1, got {epochs}")
+    dev = resolve_device(device)
+    cfgs = {}
+    for d in defenses:
+        sets = [f"data.name={dataset}", f"model.name={model}", f"defense={d}", f"train.epochs={epochs + 1}"]
+        if d not in ("none",):
+            sets.append(f"model.stochastic={base.model.stochastic if base.model.stochastic != 'none' else 'linear1'}")
+        cfgs[d] = base.with_overrides(sets).validate()
+    ds = load_dataset(dataset, data_root, limit_train=limit_train, limit_test=100)
+    trainers = {d: Trainer(c, ds, device=dev) for d, c in cfgs.items()}
+    rounds = epochs + 1 if epochs > 1 else 1
+    times: dict[str, list[float]] = {d: [] for d in defenses}
+    for r in range(rounds):
+        for d, tr in trainers.items():
+            t = tr.train_epoch().row["epoch_time"]
+            if rounds == 1 or r > 0:
+                times[d].append(t)
+            if on_epoch:
+                on_epoch(d, r, t)
+    tc = cfgs[defenses[0]].train
+    return TimingResult(dataset, model, describe_device(dev), len(ds.train), tc.batch_size, epochs, times)
