@@ -374,7 +374,40 @@ def _cifar10_folder_layout(root: Path) -> tuple[Path, Path] | None:
     for base in (root / "cifar10-jpeg", root):
         if (base / "train").is_dir() and (base / "test").is_dir():
             return base / "train", base / "test"
+    archive = root / "cifar10-jpeg.tar.gz"
+    if archive.is_file():
+        base = _extract_once(archive) / "cifar10-jpeg"
+        if (base / "train").is_dir() and (base / "test").is_dir():
+            return base / "train", base / "test"
     return None
+
+
+def _extract_once(archive: Path) -> Path:
+    """Unpack an image-folder archive into the cache (once; keyed by its size and
+    mtime), never beside the archive, with tarfile's 'data' filter (no links
+    out of the folder, no device files)."""
+    import hashlib
+    import shutil
+    import tarfile
+
+    st = archive.stat()
+    key = hashlib.sha1(f"{archive.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    dest = dataset_cache_dir() / f"extracted-{key}"
+    if (dest / ".complete").exists():
+        return dest
+    tmp = dest.with_name(dest.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        with tarfile.open(archive) as tf:
+            tf.extractall(tmp, filter="data")
+    except (OSError, tarfile.TarError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"cannot unpack {archive} ({e}); check the file or unpack it yourself next to it") from None
+    (tmp / ".complete").touch()
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    return dest
 
 
 @register_dataset("cifar10", "CIFAR-10, 50,000 + 10,000 colour 32x32 images in 10 classes")
