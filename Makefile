@@ -7,12 +7,23 @@ STAMP  := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 export MFDV_DATA_DIR ?= $(abspath ../shared/datasets)
 
-.PHONY: run demo test setup system-deps clean
+.PHONY: run demo test screenshots setup system-deps clean
 
-run: demo
+# the desktop workbench (a demo project in the user data folder when none is given)
+run: $(STAMP)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		unset QT_QPA_PLATFORM; $(VENV)/bin/mfdv-studio $(PROJECT); \
+	else \
+		echo "no display (DISPLAY is unset): running the headless demo instead of the window"; \
+		$(VENV)/bin/mfdv train --preset demo-lenet-mfdv --device cpu --project demo.mfdv.h5; \
+	fi
 
+# headless: one epoch of LeNet-MFDV on the embedded demo set, offline
 demo: $(STAMP)
 	$(VENV)/bin/mfdv train --preset demo-lenet-mfdv --device cpu --project demo.mfdv.h5
+
+screenshots: $(STAMP)
+	$(PY) -m mfdv_studio.screenshots
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,0 +1,204 @@
+"""Clean / perturbation / adversarial triplets of one robustness row."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (QComboBox, QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QScrollArea,
+                               QVBoxLayout, QWidget)
+
+THUMB = 84
+
+
+def to_pixmap(img: np.ndarray, size: int) -> QPixmap:
+    """(C, H, W) float in [0, 1] → pixmap (nearest-neighbour scaled)."""
+    a = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+    a = (a * 255).round().astype(np.uint8)
+    if a.shape[0] == 1:
+        g = np.ascontiguousarray(a[0])
+        q = QImage(g.data, g.shape[1], g.shape[0], g.strides[0], QImage.Format_Grayscale8)
+    else:
+        rgb = np.ascontiguousarray(a[:3].transpose(1, 2, 0))
+        q = QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.strides[0], QImage.Format_RGB888)
+    return QPixmap.fromImage(q.copy()).scaled(size, size, Qt.KeepAspectRatio, Qt.FastTransformation)
+
+
+def triplets(g: dict, eps: float | None) -> tuple[list[dict], float]:
+    """Per example: clean, amplified perturbation, adversarial (all in [0, 1]), labels; and the factor.
+
+    The perturbation δ = adv − clean is shown as 0.5 + k·δ with one fixed k for
+    the whole row, k = 0.5 / level, level = ε (or the largest |δ| when ε does not
+    bound the perturbation), so ±ε maps to black/white.
+    """
+    clean = g["clean"].astype(np.float32) / 255.0
+    adv = g["adv"].astype(np.float32)
+    delta = adv - clean
+    level = float(eps) if eps and 0 < float(eps) < 1 else float(np.abs(delta).max() or 1.0)
+    k = 0.5 / max(level, 1e-6)
+    out = []
+    for i in range(len(clean)):
+        y, cp, ap = int(g["label"][i]), int(g["clean_pred"][i]), int(g["adv_pred"][i])
+        out.append({
+            "clean": clean[i], "pert": 0.5 + k * delta[i], "adv": adv[i], "label": y,
+            "clean_pred": cp, "clean_conf": float(g["clean_conf"][i]), "adv_pred": ap,
+            "adv_conf": float(g["adv_conf"][i]), "attacked": cp == y, "success": cp == y and ap != y,
+        })
+    return out, k
+
+
+class _Cell(QFrame):
+    clicked = Signal(int)
+
+    def __init__(self, i: int, t: dict, size: int) -> None:
+        super().__init__()
+        self.i = i
+        self.setFrameShape(QFrame.StyledPanel)
+        self.setCursor(Qt.PointingHandCursor)
+        lay = QGridLayout(self)
+        lay.setSpacing(2)
+        for col, (key, pred, conf) in enumerate((("clean", t["clean_pred"], t["clean_conf"]), ("pert", None, None),
+                                                  ("adv", t["adv_pred"], t["adv_conf"]))):
+            img = QLabel()
+            img.setPixmap(to_pixmap(t[key], size))
+            lay.addWidget(img, 0, col, Qt.AlignCenter)
+            text = "δ" if pred is None else f"true {t['label']} · pred {pred} ({conf:.0%})"
+            lab = QLabel(text)
+            lab.setStyleSheet("font-size: 9px")
+            if key == "adv":
+                lab.setStyleSheet("font-size: 9px; color: %s" % ("#b00020" if t["success"] else "#145214"))
+            lay.addWidget(lab, 1, col, Qt.AlignCenter)
+
+    def mousePressEvent(self, e) -> None:
+        self.clicked.emit(self.i)
+
+
+class GalleryView(QWidget):
+    selection_changed = Signal(str, str)   # run id, row key
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.run_box = QComboBox()
+        self.key_box = QComboBox()
+        self.key_box.setMinimumContentsLength(40)
+        self.filter_box = QComboBox()
+        self.filter_box.addItems(["all", "only successful attacks", "only failed attacks"])
+        self.legend = QLabel("")
+        self.run_box.currentIndexChanged.connect(self._run_changed)
+        self.key_box.currentIndexChanged.connect(self._key_changed)
+        self.filter_box.currentIndexChanged.connect(self._rebuild)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Run"))
+        top.addWidget(self.run_box)
+        top.addWidget(QLabel("Row"))
+        top.addWidget(self.key_box, 1)
+        top.addWidget(self.filter_box)
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.legend)
+        lay.addWidget(scroll, 1)
+        self.items: list[dict] = []
+        self.shown: list[int] = []
+        self.factor = 1.0
+        self._rows: dict[str, list[dict]] = {}
+        self._loader = None
+        self.dialog: QDialog | None = None
+
+    def set_source(self, loader, rows_by_run: dict[str, list[dict]], names: dict[str, str]) -> None:
+        """``loader(run_id, key) -> gallery arrays``; rows per run (with their keys)."""
+        self._loader = loader
+        self._rows = rows_by_run
+        cur = self.run_box.currentData()
+        self.run_box.blockSignals(True)
+        self.run_box.clear()
+        for rid, rows in rows_by_run.items():
+            if rows:
+                self.run_box.addItem(f"{names.get(rid, rid)} ({rid})", rid)
+        i = self.run_box.findData(cur)
+        self.run_box.setCurrentIndex(max(i, 0))
+        self.run_box.blockSignals(False)
+        self._run_changed()
+
+    def select(self, run_id: str, key: str) -> None:
+        i = self.run_box.findData(run_id)
+        if i >= 0:
+            self.run_box.setCurrentIndex(i)
+            self._run_changed()
+        j = self.key_box.findData(key)
+        if j >= 0:
+            self.key_box.setCurrentIndex(j)
+
+    @Slot()
+    def _run_changed(self) -> None:
+        rid = self.run_box.currentData()
+        cur = self.key_box.currentData()
+        self.key_box.blockSignals(True)
+        self.key_box.clear()
+        for r in self._rows.get(rid, []):
+            self.key_box.addItem(r["key"], r["key"])
+        j = self.key_box.findData(cur)
+        self.key_box.setCurrentIndex(max(j, 0))
+        self.key_box.blockSignals(False)
+        self._key_changed()
+
+    @Slot()
+    def _key_changed(self) -> None:
+        rid, key = self.run_box.currentData(), self.key_box.currentData()
+        self.items = []
+        if rid and key and self._loader is not None:
+            row = next((r for r in self._rows.get(rid, []) if r["key"] == key), {})
+            try:
+                g = self._loader(rid, key)
+            except Exception as e:  # noqa: BLE001 — shown in place
+                self.legend.setText(str(e))
+                g = None
+            if g is not None:
+                if np.asarray(g["clean"]).ndim != 4:
+                    self.legend.setText("this run's inputs are not images; see the decision-boundary view instead")
+                else:
+                    self.items, self.factor = triplets(g, row.get("eps"))
+                    self.legend.setText(
+                        f"{len(self.items)} examples · columns: clean | perturbation δ shown as 0.5 + {self.factor:.3g}·δ "
+                        f"(×{self.factor:.3g}, ±{0.5 / self.factor:.3g} → black/white) | adversarial · "
+                        "red label = attack succeeded · click to enlarge")
+            self.selection_changed.emit(rid, key)
+        self._rebuild()
+
+    @Slot()
+    def _rebuild(self) -> None:
+        while self.grid.count():
+            w = self.grid.takeAt(0).widget()
+            if w is not None:
+                w.hide()
+                w.setParent(None)
+                w.deleteLater()
+        mode = self.filter_box.currentIndex()
+        self.shown = [i for i, t in enumerate(self.items)
+                      if mode == 0 or (mode == 1 and t["success"]) or (mode == 2 and not t["success"])]
+        cols = 3
+        for n, i in enumerate(self.shown):
+            cell = _Cell(i, self.items[i], THUMB)
+            cell.clicked.connect(self.enlarge)
+            self.grid.addWidget(cell, n // cols, n % cols)
+
+    @Slot(int)
+    def enlarge(self, i: int) -> None:
+        t = self.items[i]
+        d = QDialog(self)
+        d.setWindowTitle(f"example {i}: true {t['label']}")
+        lay = QHBoxLayout(d)
+        for key, cap in (("clean", f"clean: pred {t['clean_pred']} ({t['clean_conf']:.0%})"),
+                         ("pert", f"perturbation ×{self.factor:.3g}"),
+                         ("adv", f"adversarial: pred {t['adv_pred']} ({t['adv_conf']:.0%})")):
+            box = QVBoxLayout()
+            img = QLabel()
+            img.setPixmap(to_pixmap(t[key], 320))
+            box.addWidget(img)
+            box.addWidget(QLabel(cap))
+            lay.addLayout(box)
+        self.dialog = d
+        d.open()

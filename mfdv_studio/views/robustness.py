@@ -1,0 +1,314 @@
+"""Robustness tables (every number with its protocol), the checklist, and sweep plots."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QPushButton, QSplitter, QTableView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+COLUMNS = ["run", "attack", "ε", "steps", "gradient", "EOT", "MC", "n", "clean", "robust", "95% CI", "time (s)"]
+SORT_ROLE = Qt.UserRole + 1
+
+
+def eps_text(eps, norm: str = "Linf") -> str:
+    if eps is None:
+        return ""
+    k = float(eps) * 255
+    if norm == "Linf" and eps > 0 and abs(k - round(k)) < 1e-6:
+        return f"{int(round(k))}/255"
+    return f"{float(eps):.4g}"
+
+
+def _gradient_order(g: str) -> tuple:
+    return (0, 0) if g == "single-sample" else (1, int(g.split("-")[-1]) if g.split("-")[-1].isdigit() else 0)
+
+
+class EvalTableModel(QAbstractTableModel):
+    """Eval rows (dicts as stored in the project, plus ``run_name``); one line per row."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[dict] = []
+
+    def set_rows(self, rows: list[dict]) -> None:
+        self.beginResetModel()
+        # single-sample and EOT rows of the same attack adjacent
+        self._rows = sorted(rows, key=lambda r: (r.get("run_id", ""), r.get("params", {}).get("sweep") or "",
+                                                 r.get("attack", ""), float(r.get("eps") or 0), r.get("steps") or 0,
+                                                 _gradient_order(r.get("gradient", ""))))
+        self.endResetModel()
+
+    def add_row(self, row: dict) -> None:
+        rows = [r for r in self._rows if not (r.get("run_id") == row.get("run_id") and r.get("key") == row.get("key"))]
+        self.set_rows(rows + [row])
+
+    def rows(self) -> list[dict]:
+        return list(self._rows)
+
+    def row_dict(self, i: int) -> dict:
+        return self._rows[i]
+
+    # Qt API
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        if role == Qt.DisplayRole and orientation == Qt.Vertical:
+            return str(section + 1)
+        return None
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)) or not (0 <= index.column() < len(COLUMNS)):
+            return None
+        r = self._rows[index.row()]
+        c = index.column()
+        if role == Qt.DisplayRole:
+            return self._display(r, c)
+        if role == SORT_ROLE:
+            return self._sort_value(r, c)
+        if role == Qt.ToolTipRole:
+            msgs = "\n".join(r.get("messages", []))
+            return (r.get("protocol") or r.get("key", "")) + (f"\n{msgs}" if msgs else "")
+        if role == Qt.TextAlignmentRole and c >= 5:
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ForegroundRole and c == 4 and r.get("gradient", "").startswith("EOT"):
+            return QColor("#8a2be2")
+        return None
+
+    @staticmethod
+    def _display(r: dict, c: int) -> str:
+        if c == 0:
+            name = r.get("run_name")
+            return f"{name} ({r.get('run_id')})" if name else str(r.get("run_id", ""))
+        if c == 1:
+            sweep = r.get("params", {}).get("sweep")
+            return r.get("attack", "") + (f" [{sweep} sweep]" if sweep else "")
+        if c == 2:
+            return eps_text(r.get("eps"), r.get("norm", "Linf"))
+        if c == 3:
+            return "" if r.get("steps") is None else str(r.get("steps"))
+        if c == 4:
+            return str(r.get("gradient", ""))
+        if c == 5:
+            return str(r.get("eot_samples", ""))
+        if c == 6:
+            return str(r.get("mc_samples", ""))
+        if c == 7:
+            return str(r.get("n", ""))
+        if c == 8:
+            return f"{r.get('clean_acc', 0):.2%}"
+        if c == 9:
+            return f"{r.get('robust_acc', 0):.2%}"
+        if c == 10:
+            return f"[{r.get('ci_low', 0):.1%}, {r.get('ci_high', 0):.1%}]"
+        if c == 11:
+            return f"{r.get('time_s', 0):.1f}"
+        return ""
+
+    @staticmethod
+    def _sort_value(r: dict, c: int):
+        if c == 4:
+            return float(_gradient_order(r.get("gradient", ""))[1])
+        if c == 2:
+            return float(r.get("eps") or 0)
+        if c == 3:
+            return float(r.get("steps") or 0)
+        num = {5: "eot_samples", 6: "mc_samples", 7: "n", 8: "clean_acc", 9: "robust_acc", 10: "ci_low", 11: "time_s"}
+        if c in num:
+            return float(r.get(num[c]) or 0)
+        return EvalTableModel._display(r, c)
+
+
+class EvalProxy(QSortFilterProxyModel):
+    """Filter on every column; sorting by a column keeps attack then gradient as tie-breakers."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterKeyColumn(-1)
+        self.setFilterCaseSensitivity(Qt.CaseInsensitive)
+
+    def lessThan(self, left, right) -> bool:
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        if a != b:
+            try:
+                return a < b
+            except TypeError:
+                return str(a) < str(b)
+        m = self.sourceModel()
+        ra, rb = m.row_dict(left.row()), m.row_dict(right.row())
+        ka = (ra.get("attack", ""), float(ra.get("eps") or 0), _gradient_order(ra.get("gradient", "")))
+        kb = (rb.get("attack", ""), float(rb.get("eps") or 0), _gradient_order(rb.get("gradient", "")))
+        return ka < kb
+
+
+def table_contents(view_model) -> tuple[list[str], list[list[str]]]:
+    """Header and cells exactly as the (filtered, sorted) view shows them."""
+    header = [str(view_model.headerData(c, Qt.Horizontal, Qt.DisplayRole)) for c in range(view_model.columnCount())]
+    cells = [[str(view_model.index(r, c).data(Qt.DisplayRole) or "") for c in range(view_model.columnCount())]
+             for r in range(view_model.rowCount())]
+    return header, cells
+
+
+def write_table_csv(view_model, path: str) -> int:
+    header, cells = table_contents(view_model)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(cells)
+    return len(cells)
+
+
+class RobustnessView(QWidget):
+    attack_requested = Signal()
+    checklist_requested = Signal()
+    sweep_requested = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.model = EvalTableModel(self)
+        self.proxy = EvalProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("filter rows (attack, run, gradient…)")
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(-1, Qt.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.protocol = QLabel("select a row to read its full protocol")
+        self.protocol.setWordWrap(True)
+        self.protocol.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.table.selectionModel().currentRowChanged.connect(self._show_protocol)
+
+        b_attack = QPushButton("New attack evaluation…")
+        b_attack.clicked.connect(self.attack_requested)
+        b_check = QPushButton("Run checklist")
+        b_check.clicked.connect(self.checklist_requested)
+        b_eps = QPushButton("ε sweep")
+        b_eps.clicked.connect(self._eps_sweep)
+        b_steps = QPushButton("steps sweep")
+        b_steps.clicked.connect(self._steps_sweep)
+        b_csv = QPushButton("Export CSV…")
+        b_csv.clicked.connect(self._export_dialog)
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        for b in (b_attack, b_check, b_eps, b_steps, b_csv):
+            top.addWidget(b)
+
+        self.checklist = QTreeWidget()
+        self.checklist.setHeaderLabels(["", "check", "evidence"])
+        self.checklist.setRootIsDecorated(False)
+        self.checklist.setWordWrap(True)
+        self.checklist.header().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.checklist.header().setSectionResizeMode(1, QHeaderView.Interactive)
+        self.checklist.setColumnWidth(1, 330)
+
+        self.sweeps = pg.GraphicsLayoutWidget()
+        self.sweeps.setBackground("w")
+        self.p_eps = self.sweeps.addPlot(row=0, col=0, title="ε sweep (PGD-10)")
+        self.p_eps.setLabel("bottom", "ε")
+        self.p_eps.setLabel("left", "robust accuracy")
+        self.p_steps = self.sweeps.addPlot(row=0, col=1, title="steps sweep (PGD)")
+        self.p_steps.setLabel("bottom", "steps")
+        self.p_steps.setLogMode(x=True)
+        for p in (self.p_eps, self.p_steps):
+            p.addLegend()
+            p.showGrid(x=True, y=True, alpha=0.2)
+            p.setYRange(0, 1)
+
+        lower = QSplitter(Qt.Horizontal)
+        lower.addWidget(self.checklist)
+        lower.addWidget(self.sweeps)
+        upper = QWidget()
+        ul = QVBoxLayout(upper)
+        ul.setContentsMargins(0, 0, 0, 0)
+        ul.addLayout(top)
+        ul.addWidget(self.table, 1)
+        ul.addWidget(self.protocol)
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(upper)
+        split.addWidget(lower)
+        split.setSizes([400, 260])
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+
+    # ---------------------------------------------------------------- data
+    def set_rows(self, rows: list[dict]) -> None:
+        self.model.set_rows(rows)
+        self.update_sweeps()
+
+    def add_row(self, row: dict) -> None:
+        self.model.add_row(row)
+        self.update_sweeps()
+
+    def set_checklist(self, run_label: str, items: list[dict]) -> None:
+        self.checklist.clear()
+        head = QTreeWidgetItem(["", f"checklist of {run_label}", ""])
+        self.checklist.addTopLevelItem(head)
+        for it in items:
+            badge = "PASS" if it["passed"] else "FLAG"
+            w = QTreeWidgetItem([badge, it["title"], it["evidence"]])
+            w.setBackground(0, QColor("#c8f0c8" if it["passed"] else "#ffd59e"))
+            w.setForeground(0, QColor("#145214" if it["passed"] else "#8a4b00"))
+            w.setToolTip(2, it["evidence"])
+            self.checklist.addTopLevelItem(w)
+
+    def update_sweeps(self) -> None:
+        for p in (self.p_eps, self.p_steps):
+            p.clear()
+        rows = self.model.rows()
+        for plot, kind, xkey in ((self.p_eps, "eps", "eps"), (self.p_steps, "steps", "steps")):
+            groups: dict[tuple, list] = {}
+            for r in rows:
+                if r.get("params", {}).get("sweep") == kind:
+                    groups.setdefault((r.get("run_id"), r.get("gradient")), []).append(r)
+            for i, ((rid, grad), rs) in enumerate(sorted(groups.items())):
+                rs = sorted(rs, key=lambda r: float(r.get(xkey) or 0))
+                x = np.array([float(r.get(xkey) or 0) for r in rs])
+                y = np.array([r["robust_acc"] for r in rs])
+                color = pg.intColor(i, hues=8)
+                style = Qt.DashLine if grad == "single-sample" else Qt.SolidLine
+                plot.plot(x, y, pen=pg.mkPen(color, width=2, style=style), symbol="o", symbolBrush=color,
+                          name=f"{rid} {grad}")
+
+    # ---------------------------------------------------------------- slots
+    @Slot(QModelIndex, QModelIndex)
+    def _show_protocol(self, cur, prev) -> None:
+        if not cur.isValid():
+            return
+        r = self.model.row_dict(self.proxy.mapToSource(cur).row())
+        text = r.get("protocol") or r.get("key", "")
+        params = ", ".join(f"{k}={v}" for k, v in sorted(r.get("params", {}).items()))
+        msgs = " | ".join(r.get("messages", []))
+        self.protocol.setText(f"{text}\nparams: {params}" + (f"\nmessages: {msgs}" if msgs else ""))
+
+    @Slot()
+    def _eps_sweep(self) -> None:
+        self.sweep_requested.emit("eps")
+
+    @Slot()
+    def _steps_sweep(self) -> None:
+        self.sweep_requested.emit("steps")
+
+    def export_csv(self, path: str) -> int:
+        return write_table_csv(self.proxy, path)
+
+    @Slot()
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the table as shown", "robustness.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)

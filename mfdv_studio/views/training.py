@@ -1,0 +1,272 @@
+"""Live training curves: plot items created once, fed by setData from a ~20 Hz timer."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters  # noqa: F401  (registers exporters)
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
+                               QWidget)
+
+LAYER_RE = re.compile(r"^sigma_mean\[(.+)\]$")
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+
+
+def smooth(y: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average (TensorBoard style), weight in [0, 1)."""
+    if weight <= 0 or len(y) == 0:
+        return y
+    out = np.empty_like(y, dtype=float)
+    acc = float(y[0])
+    for i, v in enumerate(y):
+        acc = weight * acc + (1 - weight) * float(v)
+        out[i] = acc
+    return out
+
+
+class CurveBuffer:
+    """Points received during a live run, per field: x (global step) and y."""
+
+    def __init__(self) -> None:
+        self.step: dict[str, list[float]] = {}
+        self.step_x: list[float] = []
+        self.epoch: dict[str, list[float]] = {}
+        self.epoch_x: list[float] = []
+        self.dirty = False
+        self.points = 0
+
+    def clear(self) -> None:
+        self.__init__()
+
+    def add(self, kind: str, row: dict) -> None:
+        if kind not in ("step", "epoch"):
+            return
+        xs, cols = (self.step_x, self.step) if kind == "step" else (self.epoch_x, self.epoch)
+        n = len(xs)
+        xs.append(float(row.get("step", n)))
+        for k, v in row.items():
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                continue
+            col = cols.setdefault(k, [np.nan] * n)
+            col.append(v)
+        for col in cols.values():
+            if len(col) < n + 1:
+                col.append(np.nan)
+        self.points += 1
+        self.dirty = True
+
+    def arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        return {"step": {"step": np.array(self.step_x), **{k: np.array(v) for k, v in self.step.items()}},
+                "epoch": {"step": np.array(self.epoch_x), **{k: np.array(v) for k, v in self.epoch.items()}}}
+
+
+class _Line:
+    """A raw (faint) and a smoothed line of one field."""
+
+    def __init__(self, plot: pg.PlotItem, name: str, color: str, style=Qt.SolidLine, raw: bool = True) -> None:
+        c = pg.mkColor(color)
+        faint = pg.mkColor(color)
+        faint.setAlpha(60)
+        self.raw = plot.plot([], [], pen=pg.mkPen(faint, width=1, style=style)) if raw else None
+        self.smooth = plot.plot([], [], pen=pg.mkPen(c, width=2, style=style), name=name)
+
+    def set(self, x: np.ndarray, y: np.ndarray, weight: float) -> None:
+        ok = np.isfinite(y) if len(y) else np.zeros(0, bool)
+        x, y = x[ok], y[ok]
+        if self.raw is not None:
+            self.raw.setData(x, y)
+            self.smooth.setData(x, smooth(y, weight))
+        else:
+            self.smooth.setData(x, y)
+
+    def remove(self, plot: pg.PlotItem) -> None:
+        for item in (self.raw, self.smooth):
+            if item is not None:
+                plot.removeItem(item)
+
+
+class TrainingView(QWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.buffer = CurveBuffer()
+        self.live_run: str | None = None
+        self.overlays: dict[str, dict] = {}   # run_id -> {"name":, "curves":}
+        self._overlay_items: list[tuple[pg.PlotItem, _Line]] = []
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.p_loss = self.graphics.addPlot(row=0, col=0, title="loss (total, CE, regulariser)")
+        self.p_acc = self.graphics.addPlot(row=0, col=1, title="accuracy (train, test)")
+        self.p_lr = self.graphics.addPlot(row=1, col=0, title="learning rate")
+        self.p_sigma = self.graphics.addPlot(row=1, col=1, title="σ per stochastic layer (mean, min–max band)")
+        for p in (self.p_loss, self.p_acc, self.p_lr, self.p_sigma):
+            p.showGrid(x=True, y=True, alpha=0.2)
+            p.setLabel("bottom", "step")
+            p.addLegend(offset=(-10, 10))
+        self.lines = {
+            "loss": _Line(self.p_loss, "loss", COLORS[0]),
+            "ce": _Line(self.p_loss, "CE", COLORS[1]),
+            "reg": _Line(self.p_loss, "reg", COLORS[2]),
+            "train_acc": _Line(self.p_acc, "train", COLORS[0]),
+            "test_acc": _Line(self.p_acc, "test", COLORS[1], raw=False),
+            "lr": _Line(self.p_lr, "lr", COLORS[3], raw=False),
+        }
+        self.p_acc.listDataItems()[-1].setSymbol("o")
+        self.sigma_items: dict[str, tuple] = {}   # layer -> (mean item, min item, max item, fill)
+
+        self.smooth_slider = QSlider(Qt.Horizontal)
+        self.smooth_slider.setRange(0, 99)
+        self.smooth_slider.setValue(60)
+        self.smooth_slider.setToolTip("smoothing (exponential moving average); raw curve stays faint behind")
+        self.smooth_slider.valueChanged.connect(self._mark_dirty)
+        self.logy = QCheckBox("log y (loss)")
+        self.logy.toggled.connect(self._set_log)
+        self.status = QLabel("no run yet")
+        png = QPushButton("Export PNG…")
+        png.clicked.connect(self._export_png_dialog)
+        svg = QPushButton("Export SVG…")
+        svg.clicked.connect(self._export_svg_dialog)
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smooth_slider, 1)
+        bar.addWidget(self.logy)
+        bar.addWidget(png)
+        bar.addWidget(svg)
+        lay = QVBoxLayout(self)
+        lay.addLayout(bar)
+        lay.addWidget(self.graphics, 1)
+        lay.addWidget(self.status)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(50)   # ~20 Hz
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self.redraws = 0
+
+    # ---------------------------------------------------------------- live data
+    def start_live(self, run_id: str | None, name: str = "") -> None:
+        self.buffer.clear()
+        self.live_run = run_id
+        self.status.setText(f"training {name or run_id or ''}…")
+        self.buffer.dirty = True
+
+    def load_existing(self, curves: dict) -> None:
+        """Seed the live buffer with a resumed run's stored curves."""
+        for kind in ("step", "epoch"):
+            cols = curves.get(kind, {})
+            if not cols:
+                continue
+            n = len(next(iter(cols.values())))
+            for i in range(n):
+                self.buffer.add(kind, {k: float(v[i]) for k, v in cols.items() if np.isfinite(v[i])})
+
+    def add_event(self, kind: str, data: dict) -> None:
+        self.buffer.add(kind, data)
+        if kind == "epoch":
+            self.status.setText(f"epoch {int(data.get('epoch', 0))}: test acc {data.get('test_acc', float('nan')):.2%}, "
+                                f"loss {data.get('loss', float('nan')):.3f}")
+
+    def finish_live(self, text: str) -> None:
+        self.status.setText(text)
+        self.buffer.dirty = True
+
+    def show_curves(self, curves: dict, label: str) -> None:
+        """Show a stored run (not training now) as the main curves."""
+        self.buffer.clear()
+        self.load_existing(curves)
+        self.status.setText(label)
+
+    # ---------------------------------------------------------------- overlays
+    def set_overlays(self, runs: dict[str, dict]) -> None:
+        """``{run_id: {"name": str, "curves": project.curves(run_id)}}`` drawn dashed."""
+        for plot, line in self._overlay_items:
+            line.remove(plot)
+        self._overlay_items = []
+        self.overlays = runs
+        for i, (rid, info) in enumerate(runs.items()):
+            color = COLORS[(i + 4) % len(COLORS)]
+            step, epoch = info["curves"].get("step", {}), info["curves"].get("epoch", {})
+            for plot, field, src in ((self.p_loss, "loss", step), (self.p_acc, "test_acc", epoch),
+                                     (self.p_lr, "lr", step), (self.p_sigma, "sigma_mean", step)):
+                if field in src and "step" in src:
+                    line = _Line(plot, f"{info['name']} ({rid})", color, style=Qt.DashLine, raw=False)
+                    line.set(np.asarray(src["step"]), np.asarray(src[field]), 0)
+                    self._overlay_items.append((plot, line))
+
+    # ---------------------------------------------------------------- drawing
+    @Slot()
+    def _mark_dirty(self) -> None:
+        self.buffer.dirty = True
+
+    @Slot(bool)
+    def _set_log(self, on: bool) -> None:
+        self.p_loss.setLogMode(y=on)
+        self.buffer.dirty = True
+
+    @Slot()
+    def refresh(self) -> None:
+        if not self.buffer.dirty:
+            return
+        self.buffer.dirty = False
+        self.redraws += 1
+        w = self.smooth_slider.value() / 100.0
+        a = self.buffer.arrays()
+        s, e = a["step"], a["epoch"]
+        empty = np.zeros(0)
+        for field, line in self.lines.items():
+            src = e if field == "test_acc" else s
+            y = src.get(field, empty)
+            x = src["step"] if len(y) else empty
+            if self.logy.isChecked() and field in ("loss", "ce", "reg"):
+                y = np.where(y > 0, y, np.nan)
+            line.set(x, y, w)
+        layers = sorted({m.group(1) for k in s for m in [LAYER_RE.match(k)] if m})
+        for i, layer in enumerate(layers):
+            if layer not in self.sigma_items:
+                color = pg.mkColor(COLORS[i % len(COLORS)])
+                band = pg.mkColor(color)
+                band.setAlpha(50)
+                lo = pg.PlotDataItem([], [], pen=pg.mkPen(band))
+                hi = pg.PlotDataItem([], [], pen=pg.mkPen(band))
+                fill = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(band))
+                self.p_sigma.addItem(lo)
+                self.p_sigma.addItem(hi)
+                self.p_sigma.addItem(fill)
+                mean = self.p_sigma.plot([], [], pen=pg.mkPen(color, width=2), name=f"σ {layer}")
+                self.sigma_items[layer] = (mean, lo, hi, fill)
+            mean, lo, hi, _ = self.sigma_items[layer]
+            x = s["step"]
+            mean.setData(x, s.get(f"sigma_mean[{layer}]", np.full(len(x), np.nan)), connect="finite")
+            lo.setData(x, np.nan_to_num(s.get(f"sigma_min[{layer}]", np.zeros(len(x)))))
+            hi.setData(x, np.nan_to_num(s.get(f"sigma_max[{layer}]", np.zeros(len(x)))))
+        for layer in list(self.sigma_items):
+            if layer not in layers:
+                for item in self.sigma_items.pop(layer):
+                    self.p_sigma.removeItem(item)
+
+    # ---------------------------------------------------------------- export
+    def export(self, path: str) -> None:
+        self.refresh()
+        item = self.graphics.scene()
+        if path.lower().endswith(".svg"):
+            exp = pg.exporters.SVGExporter(item)
+        else:
+            exp = pg.exporters.ImageExporter(item)
+        exp.export(path)
+
+    @Slot()
+    def _export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plots", "curves.png", "PNG image (*.png)")
+        if path:
+            self.export(path)
+
+    @Slot()
+    def _export_svg_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plots", "curves.svg", "SVG drawing (*.svg)")
+        if path:
+            self.export(path)

@@ -1,0 +1,180 @@
+"""Train → attack → table → gallery → CSV, driven through the GUI objects."""
+import csv
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QAbstractItemModelTester
+
+from mfdv_engine.evaluation import Protocol
+from mfdv_engine.store import Project
+from mfdv_studio.views.robustness import COLUMNS, EvalProxy, EvalTableModel, table_contents
+
+from .conftest import wait_results
+
+
+def demo_wizard(win, epochs=1, **extra):
+    from mfdv_studio.wizards import NewRunWizard
+
+    w = NewRunWizard(win, default_device="cpu")
+    w.set_preset("demo-lenet-mfdv")
+    w.set_value("train.epochs", str(epochs))
+    w.set_value("train.device", "cpu")
+    for k, v in extra.items():
+        w.set_value(k, v)
+    assert not any(w.errors.values()), w.errors
+    return w
+
+
+def test_train_attack_gallery_csv(qtbot, window, tmp_path):
+    w = demo_wizard(window, epochs=1, **{"data.limit_test": "300"})
+    # navigate the real wizard pages to the summary; Finish must be possible
+    w.show()
+    for _ in range(4):
+        w.next()
+    assert w.currentPage().isComplete()
+    assert '"epochs": 1' in w.summary.toPlainText()
+    seen_live = []
+    window._start_from_wizard(w)
+    w.close()
+    qtbot.waitUntil(lambda: window.training.buffer.points > 0, timeout=60_000)
+    seen_live.append(window.training.buffer.points)
+    wait_results(qtbot, window, 1)
+    assert not window.errors, window.errors
+    title, res = window.results[-1]
+    assert res["status"] == "finished"
+    assert seen_live[0] > 0 and window.training.buffer.points > seen_live[0]
+    assert window.training.redraws > 0
+    assert "test_acc" in window.training.buffer.epoch
+    runs = Project.open(window.project_path).runs()
+    assert [r.status for r in runs] == ["finished"]
+    rid = runs[0].run_id
+    assert window.run_model.item(0, 1).text() == "finished"
+
+    # attack
+    window.start_attack([rid], "fgsm,pgd10", eps=None, proto=Protocol(n=64, eot_samples=4, reeval=2), device="cpu")
+    wait_results(qtbot, window, 2)
+    assert not window.errors, window.errors
+    model = window.robustness.model
+    assert model.rowCount() == 4  # fgsm and pgd10, each single-sample and EOT
+    header = [model.headerData(c, Qt.Horizontal) for c in range(model.columnCount())]
+    assert header == COLUMNS
+    grads = [model.index(r, 4).data() for r in range(4)]
+    attacks = [model.index(r, 1).data() for r in range(4)]
+    assert attacks == ["fgsm", "fgsm", "pgd10", "pgd10"]
+    assert grads == ["single-sample", "EOT-4", "single-sample", "EOT-4"]
+    for r in range(4):
+        assert model.index(r, 7).data() == "64"
+        assert model.index(r, 6).data() == "15"
+        assert model.index(r, 10).data().startswith("[")
+        assert "n=64" in model.index(r, 0).data(Qt.ToolTipRole)
+
+    # gallery
+    key = model.row_dict(2)["key"]
+    window.gallery.select(rid, key)
+    assert len(window.gallery.items) > 0
+    assert window.gallery.grid.count() == len(window.gallery.shown) > 0
+    t = window.gallery.items[0]
+    assert t["clean"].shape == t["pert"].shape == t["adv"].shape == (1, 28, 28)
+    assert "×" in window.gallery.legend.text()
+    window.gallery.filter_box.setCurrentIndex(1)
+    assert all(window.gallery.items[i]["success"] for i in window.gallery.shown)
+    window.gallery.enlarge(0)
+    assert window.gallery.dialog is not None and window.gallery.dialog.isVisible()
+    window.gallery.dialog.close()
+
+    # CSV of exactly what the filtered, sorted table shows
+    window.robustness.filter.setText("pgd")
+    window.robustness.table.sortByColumn(4, Qt.DescendingOrder)
+    out = tmp_path / "shown.csv"
+    n = window.robustness.export_csv(str(out))
+    with open(out, newline="", encoding="utf-8") as f:
+        data = list(csv.reader(f))
+    h, cells = table_contents(window.robustness.proxy)
+    assert n == 2 and data[0] == h and data[1:] == cells
+    assert all(c[1] == "pgd10" for c in cells)
+    assert cells[0][4] == "EOT-4"
+
+
+def test_cancel_stops_training_within_one_second(qtbot, window):
+    w = demo_wizard(window, epochs=50)
+    window._start_from_wizard(w)
+    qtbot.waitUntil(lambda: window.training.buffer.points >= 2, timeout=60_000)
+    t0 = time.monotonic()
+    window.cancel_job()
+    wait_results(qtbot, window, 1, timeout=5_000)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1.0, elapsed
+    assert window.results[-1][1]["status"] == "interrupted"
+    assert Project.open(window.project_path).runs()[0].status == "interrupted"
+    assert not window.worker.busy()
+
+
+def test_engine_error_becomes_one_sentence_dialog(qtbot, window):
+    window.start_attack(["r999"], "fgsm", eps=None, proto=Protocol(n=8), device="cpu")
+    wait_results(qtbot, window, 1, timeout=30_000)
+    title, sentence, details = window.errors[-1]
+    assert "r999" in sentence and "Traceback" not in sentence
+    assert "Traceback" in details
+    box = window.last_error_box
+    assert box.text() == sentence and "Traceback" in box.detailedText()
+    box.close()
+    # bad attack name is refused before queueing, also as a dialog
+    window.start_attack(["r001"], "nosuchattack", eps=None, proto=Protocol(n=8))
+    assert "nosuchattack" in window.errors[-1][1]
+
+
+def test_close_with_running_job_asks_cancels_and_joins(qtbot, window):
+    asked = []
+    window.confirm = lambda title, text: asked.append(text) or True
+    window._start_from_wizard(demo_wizard(window, epochs=50))
+    qtbot.waitUntil(lambda: window.training.buffer.points >= 1, timeout=60_000)
+    t0 = time.monotonic()
+    window.close()
+    assert asked and not window.worker.thread.isRunning()
+    assert time.monotonic() - t0 < 5
+
+
+def test_wizard_field_errors_show_under_field(qtbot):
+    from mfdv_studio.wizards import NewRunWizard
+
+    w = NewRunWizard(default_device="cpu")
+    qtbot.addWidget(w)
+    w.set_preset("demo-lenet-mfdv")
+    w.set_value("train.epochs", "-3")
+    assert "train.epochs" in w.errors and "positive" in w.train_form.fields["train.epochs"][1].text()
+    w.set_value("train.epochs", "2")
+    assert "train.epochs" not in w.errors
+    w.set_value("defense.lambda1", "abc")
+    assert w.errors.get("defense.lambda1")
+    w.defense_box.setCurrentText("none")
+    assert not any(w.errors.values())
+    assert w.config().defense.name == "none"
+
+
+ROWS = [
+    dict(run_id="r001", run_name="a", key=f"{a}|{g}", attack=a, norm="Linf", eps=e, steps=s, gradient=g,
+         eot_samples=1 if g == "single-sample" else 20, mc_samples=15, n=100, seed=0, reeval=3, clean_acc=0.9,
+         robust_acc=acc, robust_acc_mean=acc, ci_low=acc - 0.05, ci_high=acc + 0.05, time_s=1.5, params={},
+         messages=[])
+    for a, e, s, g, acc in [("pgd10", 0.3, 10, "EOT-20", 0.2), ("fgsm", 0.3, None, "single-sample", 0.5),
+                            ("pgd10", 0.3, 10, "single-sample", 0.3), ("fgsm", 0.3, None, "EOT-20", 0.45)]
+]
+
+
+def test_table_model_passes_model_tester(qtbot):
+    model = EvalTableModel()
+    tester = QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    model.set_rows(ROWS)
+    proxy = EvalProxy()
+    proxy.setSourceModel(model)
+    QAbstractItemModelTester(proxy, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    proxy.sort(9)
+    model.add_row(dict(ROWS[0], key="x", attack="cw"))
+    assert model.rowCount() == 5
+    # single-sample and EOT rows of one attack adjacent
+    assert [model.index(r, 1).data() + "/" + model.index(r, 4).data() for r in range(1, 5)] == [
+        "fgsm/single-sample", "fgsm/EOT-20", "pgd10/single-sample", "pgd10/EOT-20"]
+    proxy.setFilterFixedString("EOT")
+    assert proxy.rowCount() == 3
+    del tester
