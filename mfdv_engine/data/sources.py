@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -173,8 +174,14 @@ def decode_images(
     ``"auto"`` (1 channel if the first image is grayscale, else 3).
     ``size=None`` uses the shorter side of the first image. Images of another size are resized (shorter
     side) and centre-cropped to ``size`` x ``size`` once, here.
+
+    Folder listings come sorted by class; the samples are put in one fixed
+    pseudo-random order (seed 0) so that ``limit_train``/``limit_test``, which
+    take the first N, give every class rather than the first few.
     """
-    settings = f"size={size}|channels={channels}"
+    samples = list(samples)
+    random.Random(0).shuffle(samples)
+    settings = f"size={size}|channels={channels}|order=seed0"
     cache = dataset_cache_dir() / f"{_cache_key(folder, samples, classes, settings)}.pt"
     cached = _read_cache(cache)
     if cached is not None:
