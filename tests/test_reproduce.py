@@ -1,0 +1,70 @@
+"""`reproduce` on a tiny experiment: real MNIST, a few hundred images, one epoch."""
+import json
+import shutil
+
+import pytest
+
+from mfdv_engine.reproduce import Experiment, list_experiments, reproduce
+from mfdv_engine.resources import resources_dir
+from mfdv_engine.store import Project
+
+TINY = {
+    "title": "Tiny: SimpleNet plain vs MFDV",
+    "columns": [{"label": "Clean", "attack": "clean"}, {"label": "FGSM", "attack": "fgsm"}],
+    "rows": [
+        {"label": "plain", "preset": "mnist-lenet-plain", "set": ["model.name=simplenet"]},
+        {"label": "mfdv", "preset": "mnist-lenet-mfdv", "set": ["model.name=simplenet"]},
+    ],
+    "scales": {"smoke": {"set": ["train.epochs=1", "data.limit_train=300", "data.limit_test=60"],
+                         "eps": {"mnist": 0.1}, "protocol": {"n": 60, "mc_samples": 5, "eot_samples": 3, "reeval": 2},
+                         "notes": "test scale"}},
+}
+PAPER = {"source": "made-up values for the test", "values": {"mfdv": {"FGSM": 93.4, "Clean": 99.1}, "plain": {"FGSM": 33.5}}}
+
+
+@pytest.fixture
+def resources(tmp_path, monkeypatch):
+    res = tmp_path / "resources"
+    shutil.copytree(resources_dir() / "presets", res / "presets")
+    (res / "presets" / "experiments" / "tiny.json").write_text(json.dumps(TINY))
+    (res / "presets" / "experiments" / "tiny.paper.json").write_text(json.dumps(PAPER))
+    monkeypatch.setenv("MFDV_RESOURCES", str(res))
+    return res
+
+
+def test_every_shipped_experiment_validates_at_both_scales():
+    names = list_experiments()
+    for required in ("table1", "table2", "table3", "table4", "table8", "table9", "fig3", "eot"):
+        assert required in names
+    for name in names:
+        exp = Experiment.load(name)
+        assert exp.paper.get("source"), name  # the published values live beside the preset
+        for scale in ("smoke", "paper"):
+            for row in exp.rows:
+                exp.run_config(row, scale)
+
+
+def test_tiny_report_quotes_paper_next_to_ours_and_reuses_runs(resources, tmp_path, data_root):
+    p = tmp_path / "p.mfdv.h5"
+    log = []
+    text = reproduce("tiny", scale="smoke", project_path=p, data_root=data_root, device="cpu",
+                     report=tmp_path / "r.md", log=log.append)
+    assert (tmp_path / "r.md").read_text() == text
+    assert text.startswith("# Tiny: SimpleNet plain vs MFDV — smoke scale")
+    assert "| row | column | paper | ours, paper protocol | ours, adaptive |" in text
+    lines = {tuple(c.strip() for c in l.strip("|").split("|")[:2]): l for l in text.splitlines() if l.startswith("| ")}
+    mfdv_fgsm = lines[("mfdv", "FGSM")]
+    assert "| 93.4 |" in mfdv_fgsm and "EOT-3" in mfdv_fgsm and "MC-5" in mfdv_fgsm and "n=60" in mfdv_fgsm
+    assert mfdv_fgsm.count("[") >= 2  # CI on both of ours
+    assert "| 33.5 |" in lines[("plain", "FGSM")] and "deterministic" in lines[("plain", "FGSM")]
+    assert "| 99.1 |" in lines[("mfdv", "Clean")]
+    assert "made-up values for the test" in text
+    runs = Project.open(p).runs()
+    assert [r.status for r in runs] == ["finished", "finished"]
+    # rerun: nothing is trained or attacked again
+    log.clear()
+    again = reproduce("tiny", scale="smoke", project_path=p, data_root=data_root, device="cpu", log=log.append)
+    assert len(Project.open(p).runs()) == 2
+    assert all(m.startswith("reusing") for m in log), log
+    strip = lambda t: [l for l in t.splitlines() if not l.startswith("- date")]  # noqa: E731
+    assert strip(again)[3:] == strip(text)[3:]
