@@ -97,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     tm.add_argument("--json", action="store_true")
 
+    rp = sub.add_parser("reproduce", help="train, evaluate and report one of the paper's tables")
+    rp.add_argument("experiment", help="table1, table2, table3, table4, table8, table9, fig3 or eot")
+    rp.add_argument("--scale", choices=("smoke", "paper"), default="smoke")
+    rp.add_argument("--project", required=True)
+    rp.add_argument("--data-root")
+    rp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    rp.add_argument("--report", metavar="OUT.md", help="write the Markdown report here (default: print it)")
+
     e = sub.add_parser("export", help="write every robustness row (all protocol fields) to CSV")
     e.add_argument("--project", required=True)
     e.add_argument("--run", metavar="ID", help="only this run (default: all)")
@@ -445,6 +453,21 @@ def cmd_timing(args: argparse.Namespace) -> int:
         print(f"  {d:>8}: {t:.2f} s per epoch (median of {len(res.times_s[d])})")
     for k, v in res.ratios().items():
         print(f"  {k}: {v:.2f}")
+    return 0
+
+
+@command("reproduce")
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import reproduce
+    from .runs import check_project_path
+
+    check_project_path(args.project)
+    argv = "mfdv reproduce " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
+    with contextlib.redirect_stdout(sys.stderr):
+        text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
+                         device=args.device, report=args.report, log=lambda m: print(m, file=sys.stderr), argv=argv)
+    if not args.report:
+        print(text)
     return 0
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .config import RunConfig
 from .data import load_dataset
 from .errors import Cancelled, MfdvError, ProjectError, TrainingDiverged
@@ -49,7 +51,22 @@ def train_run(
     Bad input (config, data folder, project path) raises before the project
     is touched. Cancel and Ctrl-C leave the run *interrupted* and resumable;
     divergence leaves it *failed* with the reason, and re-raises.
+
+    Inside a ``torchrun`` job (``WORLD_SIZE > 1``) every process calls this:
+    they train data-parallel (see :mod:`mfdv_engine.distributed`), only rank 0
+    opens and writes the project and emits events; the other ranks return a
+    summary of the same run.
     """
+    from .distributed import launched_distributed
+
+    if launched_distributed():
+        return _train_run_distributed(project_path, config, resume=resume, data_root=data_root, device=device,
+                                      on_event=on_event, cancel_event=cancel_event)
+    return _train_run(project_path, config, resume=resume, data_root=data_root, device=device,
+                      on_event=on_event, cancel_event=cancel_event)
+
+
+def _train_run(project_path, config, *, resume, data_root, device, on_event, cancel_event, dist=None) -> TrainSummary:
     emit = on_event or (lambda kind, data: None)
     path = check_project_path(project_path)
     if resume is not None:
@@ -59,7 +76,7 @@ def train_run(
     if config is None:
         raise ValueError("train_run needs a config or a run to resume")
     config.validate()
-    dev = resolve_device(device or config.train.device)
+    dev = dist.device if dist is not None else resolve_device(device or config.train.device)
     dataset = load_dataset(config.data.name, data_root, download=config.data.download,
                            limit_train=config.data.limit_train, limit_test=config.data.limit_test)
     project = Project.open(path, create=True)
@@ -70,10 +87,13 @@ def train_run(
         else:
             run_id = project.create_run(config.to_dict(), config.name)
             curves, ckpt, done = {"step": [], "epoch": []}, None, 0
+        if dist is not None:  # the other ranks wait for this in _worker_rank
+            dist.broadcast_object({"run_id": run_id, "checkpoint": ckpt})
+            dist.start_sent = True
         emit("run", {"run_id": run_id, "config": config.to_dict(), "device": describe_device(dev),
                      "epochs": config.train.epochs, "epochs_done": done})
         try:
-            trainer = Trainer(config, dataset, device=dev, cancel_event=cancel_event,
+            trainer = Trainer(config, dataset, device=dev, cancel_event=cancel_event, dist=dist,
                               on_event=lambda kind, row: _record(kind, row, curves, emit))
             if ckpt is not None:
                 trainer.load_state_dict(ckpt)
@@ -82,6 +102,9 @@ def train_run(
 
             def on_epoch_end(tr: Trainer, res: EpochResult) -> None:
                 final = _final(tr, res)
+                if dist is not None:
+                    final["processes"] = dist.world_size
+                    final["device"] += f" x {dist.world_size} processes ({dist.backend})"
                 project.write_live(run_id, status="running", message="", curves=curves,
                                    checkpoint=tr.state_dict(), epochs_done=tr.epoch, final=final)
 
@@ -104,6 +127,54 @@ def train_run(
     summary = TrainSummary(run_id, "finished", "", info.epochs_done, info.final)
     emit("finished", summary.to_dict())
     return summary
+
+
+def _train_run_distributed(project_path, config, *, resume, data_root, device, on_event, cancel_event) -> TrainSummary:
+    """One rank of a data-parallel job: rank 0 records into the project, the others only train."""
+    from .distributed import init_from_env
+
+    path = check_project_path(project_path)
+    if resume is not None:
+        if not path.exists():
+            raise ProjectError(f"project file {path} does not exist, so there is no run {resume!r} to resume")
+        config = RunConfig.from_dict(Project.open(path).run(resume).config)
+    if config is None:
+        raise ValueError("train_run needs a config or a run to resume")
+    config.validate()
+    dist = init_from_env(resolve_device(device or config.train.device))
+    try:
+        if dist.is_main:
+            try:
+                return _train_run(path, config, resume=resume, data_root=data_root, device=device,
+                                  on_event=on_event, cancel_event=cancel_event, dist=dist)
+            except BaseException as e:
+                if not getattr(dist, "start_sent", False):  # release the waiting ranks
+                    dist.broadcast_object({"error": f"{type(e).__name__}: {e}"})
+                raise
+        return _worker_rank(config, data_root, cancel_event, dist)
+    finally:
+        dist.shutdown()
+
+
+def _worker_rank(config: RunConfig, data_root, cancel_event, dist) -> TrainSummary:
+    """A rank > 0: same data and model, no project, no events (a no-op recorder)."""
+    start = dist.broadcast_object()  # after rank 0 loaded (and maybe downloaded) the data and opened the project
+    if "error" in start:
+        raise MfdvError(f"process {dist.rank}: rank 0 stopped before training: {start['error']}")
+    run_id, ckpt = start["run_id"], start["checkpoint"]
+    dataset = load_dataset(config.data.name, data_root, download=False,
+                           limit_train=config.data.limit_train, limit_test=config.data.limit_test)
+    trainer = Trainer(config, dataset, device=dist.device, cancel_event=cancel_event, dist=dist)
+    if ckpt is not None:
+        trainer.load_state_dict(ckpt)
+        if dist.rank > 0:  # the checkpoint carries rank 0's noise stream
+            torch.manual_seed(config.train.seed + 7919 * dist.rank + trainer.epoch)
+    try:
+        results = trainer.fit()
+    except (Cancelled, KeyboardInterrupt):
+        return TrainSummary(run_id, "interrupted", "stopped by the user; resume it with --resume", trainer.epoch)
+    final = _final(trainer, results[-1]) if results else {}
+    return TrainSummary(run_id, "finished", "", trainer.epoch, final)
 
 
 def _record(kind: str, row: dict[str, float], curves: dict[str, list[dict]], emit: EventSink) -> None:

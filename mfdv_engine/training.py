@@ -10,7 +10,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -20,6 +20,9 @@ from .data import Dataset, iterate_batches
 from .defenses import get_defense
 from .errors import Cancelled, ConfigError, TrainingDiverged
 from .stochastic import mc_predict, sigma_stats
+
+if TYPE_CHECKING:
+    from .distributed import DistContext
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -94,8 +97,12 @@ class Trainer:
     :meth:`cancel`, or :class:`TrainingDiverged` on non-finite / runaway values."""
 
     def __init__(self, config: RunConfig, dataset: Dataset, *, device: torch.device | str | None = None,
-                 on_event: EventSink | None = None, cancel_event: threading.Event | None = None) -> None:
+                 on_event: EventSink | None = None, cancel_event: threading.Event | None = None,
+                 dist: "DistContext | None" = None) -> None:
+        """``dist`` (from :func:`mfdv_engine.distributed.init_from_env`) makes this one
+        rank of a data-parallel job; see :mod:`mfdv_engine.distributed`."""
         config.validate()
+        self.dist = dist if dist is not None and dist.world_size > 1 else None
         self.config = config
         self.tc = config.train
         self.device = torch.device(device) if device is not None else resolve_device(self.tc.device)
@@ -112,8 +119,23 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
+        #: what the defense's loss calls: the DDP wrapper when distributed, else ``model``
+        self.train_model: nn.Module = self.model
+        if self.dist is not None:
+            from .distributed import wrap_model
+
+            if self.tc.batch_size % self.dist.world_size:
+                raise ConfigError(f"train.batch_size={self.tc.batch_size} (the global batch) must be divisible by "
+                                  f"the number of processes ({self.dist.world_size})")
+            self.train_model = wrap_model(self.model, self.dist)
+            if self.dist.rank > 0:  # independent noise draws per rank (rank 0 keeps the single-process stream)
+                torch.manual_seed(self.tc.seed + self.dist.rank)
         self.optimizer = self._build_optimizer()
         self.steps_per_epoch = math.ceil(len(self.dataset.train) / self.tc.batch_size)
+        if self.dist is not None:
+            from .distributed import steps_per_epoch
+
+            self.steps_per_epoch = steps_per_epoch(len(self.dataset.train), self.tc.batch_size, self.dist.world_size)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         gen_device = self.device if self.cuda else torch.device("cpu")
         self.generator = torch.Generator(device=gen_device).manual_seed(self.tc.seed)
@@ -184,45 +206,78 @@ class Trainer:
 
     def train_epoch(self) -> EpochResult:
         epoch = self.epoch + 1
-        self.model.train()
+        self.train_model.train()
         t0 = time.perf_counter()
         win = _Window.zeros(self.device)
         total = _Window.zeros(self.device)
         step_in_epoch = 0
-        batches = iterate_batches(self.dataset.train, self.tc.batch_size, shuffle=True,
-                                  augment=self.dataset.augment, device=self.device, generator=self.generator)
-        for x, y in batches:
-            if self.cancel_event.is_set():
+        for x, y, scale in self._batches():
+            if self.dist is None and self.cancel_event.is_set():
                 raise Cancelled()
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
-                loss, parts = self.defense.loss(self.model, x, y, self.params)
+                loss, parts = self.defense.loss(self.train_model, x, y, self.params)
+            if scale is not None:
+                # DDP averages gradients over ranks: weigh this rank's mean by its share of the global batch
+                loss = loss * scale
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             self.scheduler.step()
-            self.defense.after_step(self.model)
+            self.defense.after_step(self.train_model)
             step_in_epoch += 1
             with torch.no_grad():
                 correct = (parts["logits"].argmax(1) == y).sum()
+                ce, reg = parts["ce"].detach().float(), parts["reg"].detach().float()
+                if scale is not None:
+                    ce, reg = ce * scale, reg * scale
                 for w in (win, total):
                     w.loss += loss.detach().float()
-                    w.ce += parts["ce"].detach().float()
-                    w.reg += parts["reg"].detach().float()
+                    w.ce += ce
+                    w.reg += reg
                     w.correct += correct
                     w.seen += y.numel()
                     w.steps += 1
             if step_in_epoch % self.tc.log_every == 0 or step_in_epoch == self.steps_per_epoch:
+                if self.dist is not None and self.dist.any_flag(self.cancel_event.is_set()):
+                    raise Cancelled()  # all ranks stop together, at a log point
                 self._log_step(epoch, step_in_epoch, win, t0)
                 win = _Window.zeros(self.device)
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
         train_time = time.perf_counter() - t0
         self.epoch = epoch
         row = self._epoch_row(epoch, total, train_time)
         self.on_event("epoch", row)
         return EpochResult(epoch, row)
 
+    def _batches(self):
+        """``(x, y, loss_scale)``: the whole batch (scale None), or this rank's shard of it."""
+        if self.dist is None:
+            for x, y in iterate_batches(self.dataset.train, self.tc.batch_size, shuffle=True,
+                                        augment=self.dataset.augment, device=self.device, generator=self.generator):
+                yield x, y, None
+            return
+        from .distributed import iterate_shard
+
+        w = self.dist.world_size
+        for x, y, n_global in iterate_shard(self.dataset.train, self.tc.batch_size, self.dist, shuffle=True,
+                                            augment=self.dataset.augment, device=self.device, generator=self.generator):
+            yield x, y, y.shape[0] * w / n_global
+
+    def _reduce(self, win: _Window) -> _Window:
+        """Sum a window over ranks (losses come pre-scaled so sum / world = global-batch mean)."""
+        if self.dist is None:
+            return win
+        w = self.dist.world_size
+        t = torch.stack([win.loss, win.ce, win.reg, win.correct.float(),
+                         torch.tensor(float(win.seen), device=self.device)])
+        self.dist.all_reduce_sum(t)
+        return _Window(t[0] / w, t[1] / w, t[2] / w, t[3], int(round(t[4].item())), win.steps)
+
     def _log_step(self, epoch: int, step_in_epoch: int, win: _Window, t0: float) -> None:
+        win = self._reduce(win)
         loss = win.loss.item() / win.steps
         acc = win.correct.item() / max(win.seen, 1)
         sig = sigma_stats(self.model)
@@ -258,6 +313,7 @@ class Trainer:
             )
 
     def _epoch_row(self, epoch: int, total: _Window, train_time: float) -> dict[str, float]:
+        total = self._reduce(total)
         test_acc = self.evaluate(self.dataset.test, self.tc.eval_mc_samples)
         row: dict[str, float] = {
             "epoch": epoch,
@@ -279,14 +335,21 @@ class Trainer:
         """Clean accuracy of the Monte-Carlo averaged prediction (noise on)."""
         self.model.eval()
         correct = torch.zeros((), device=self.device)
+        n = len(split)
+        if self.dist is not None:  # each rank scores test[r::world]; the counts are summed
+            from .distributed import shard_split
+
+            split = shard_split(split, self.dist)
         for x, y in iterate_batches(split, batch_size, shuffle=False, device=self.device):
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
                 probs = mc_predict(self.model, x, mc_samples)
             correct += (probs.argmax(1) == y).sum()
+        if self.dist is not None:
+            self.dist.all_reduce_sum(correct)
         self.model.train()
-        return correct.item() / max(len(split), 1)
+        return correct.item() / max(n, 1)
 
     def _sigma_mean(self) -> float:
         sig = sigma_stats(self.model)
