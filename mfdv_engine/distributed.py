@@ -206,10 +206,6 @@ def iterate_shard(
         non_blocking = xb.device.type == "cpu" and device.type == "cuda"
         xb = xb.to(device, non_blocking=non_blocking)
         yb = yb.to(device, non_blocking=non_blocking)
-        if xb.dtype == torch.uint8:
-            xb = xb.float().div_(255)
-        elif xb.dtype != torch.float32:
-            xb = xb.float()
         if augment != "none":
             if xb.dim() != 4:
                 raise ConfigError(f"augmentation {augment!r} needs image batches (N, C, H, W), got shape {tuple(xb.shape)}")
@@ -220,6 +216,10 @@ def iterate_shard(
             if augment == "crop-flip":
                 flip = (_draw_rand(m, generator, device) < 0.5)[r::w]
                 xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+        if xb.dtype == torch.uint8:  # augmented as uint8, like iterate_batches
+            xb = xb.float().div_(255)
+        elif xb.dtype != torch.float32:
+            xb = xb.float()
         yield xb, yb, m
 
 

@@ -113,23 +113,29 @@ def random_crop(
     padding: int = CROP_PADDING,
     generator: torch.Generator | None = None,
     offsets: tuple[torch.Tensor, torch.Tensor] | None = None,
+    flip_p: float = 0.0,
 ) -> torch.Tensor:
     """Per-example random crop of ``x`` ``(N, C, H, W)`` after zero padding by ``padding``.
 
     Offsets (row, column) lie in ``[0, 2 * padding]``; pass ``offsets`` to fix
-    them (used by tests), otherwise they are drawn with ``generator``.
+    them (used by tests), otherwise they are drawn with ``generator``. With
+    ``flip_p`` > 0 each example is also mirrored with that probability, in the
+    same gather (drawn after the offsets).
     """
     n, c, h, w = x.shape
-    if padding == 0 or n == 0:
+    if (padding == 0 and flip_p == 0) or n == 0:
         return x
     if offsets is None:
         oy = _draw_randint(2 * padding + 1, n, generator, x.device)
         ox = _draw_randint(2 * padding + 1, n, generator, x.device)
     else:
         oy, ox = (o.to(x.device, torch.long) for o in offsets)
+    flip = _draw_rand(n, generator, x.device) < flip_p if flip_p > 0 else None
     padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
+    ar = torch.arange(w, device=x.device)
+    col_offsets = ar if flip is None else torch.where(flip[:, None], ar.flip(0), ar)
     rows = (oy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # N,1,H,1
-    cols = (ox[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # N,1,1,W
+    cols = (ox[:, None] + col_offsets)[:, None, None, :]  # N,1,1,W
     batch = torch.arange(n, device=x.device)[:, None, None, None]
     chan = torch.arange(c, device=x.device)[None, :, None, None]
     return padded[batch, chan, rows, cols]
@@ -157,10 +163,7 @@ def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None 
         return x
     if x.dim() != 4:
         raise ConfigError(f"augmentation {kind!r} needs image batches (N, C, H, W), got shape {tuple(x.shape)}")
-    x = random_crop(x, CROP_PADDING, generator)
-    if kind == "crop-flip":
-        x = random_flip(x, 0.5, generator)
-    return x
+    return random_crop(x, CROP_PADDING, generator, flip_p=0.5 if kind == "crop-flip" else 0.0)
 
 
 def iterate_batches(
@@ -175,9 +178,9 @@ def iterate_batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x, y)`` batches of ``split`` on ``device`` (default: where the split is).
 
-    ``uint8`` images become ``float32`` in ``[0, 1]`` after indexing and moving
-    (so only the batch is converted); float data passes through as
-    ``float32``. With ``shuffle`` each epoch visits every example exactly once
+    ``uint8`` images are augmented as ``uint8`` and then become ``float32`` in
+    ``[0, 1]`` after indexing and moving (so only the batch is converted);
+    float data passes through as ``float32``. With ``shuffle`` each epoch visits every example exactly once
     in the order of ``torch.randperm(..., generator=generator)``. ``augment``
     is applied per batch on ``device`` with the same generator.
     """
@@ -201,10 +204,10 @@ def iterate_batches(
         non_blocking = xb.device.type == "cpu" and device.type == "cuda"
         xb = xb.to(device, non_blocking=non_blocking)
         yb = yb.to(device, non_blocking=non_blocking)
+        if augment != "none":  # on the uint8 batch: a quarter of the bytes of float32
+            xb = augment_batch(xb, augment, generator)
         if xb.dtype == torch.uint8:
             xb = xb.float().div_(255)
         elif xb.dtype != torch.float32:
             xb = xb.float()
-        if augment != "none":
-            xb = augment_batch(xb, augment, generator)
         yield xb, yb
