@@ -10,6 +10,7 @@ p50/p99/max lateness in ms during training, the idle p99, and
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -59,6 +60,7 @@ def pct(a, q):
 def main() -> int:
     app = QApplication.instance() or QApplication([])
     from mfdv_engine.config import load_preset
+    from mfdv_studio.app import settle_gc
     from mfdv_studio.main_window import MainWindow
 
     tmp = tempfile.mkdtemp(prefix="mfdv-latency-")
@@ -85,6 +87,18 @@ def main() -> int:
         return probe.stop()
 
     run_for(1.0)  # first paints
+    settle_gc()
+    gc_pauses: list[float] = []
+    gc_t0 = [0.0]
+
+    def gc_cb(phase, info):
+        if info.get("generation") == 2:
+            if phase == "start":
+                gc_t0[0] = time.perf_counter()
+            else:
+                gc_pauses.append(1000 * (time.perf_counter() - gc_t0[0]))
+
+    gc.callbacks.append(gc_cb)
     idle = run_for(3.0)
     cfg = load_preset("demo-lenet-mfdv").with_overrides(["train.device=cpu"]).validate()
     t_start = time.perf_counter()
@@ -100,6 +114,7 @@ def main() -> int:
         "curve_points": win.training.buffer.points, "redraws": win.training.redraws,
         "run_status": win.results[-1][1].get("status") if win.results else (win.errors[-1][1] if win.errors else None),
         "stalls_over_50ms_at_s": stalls[:20],
+        "gen2_gc_pauses_ms": [round(v, 1) for v in gc_pauses],
         "goal_p99_le_50ms": bool(busy) and pct(busy, 99) <= 50,
     }
     print(json.dumps(out))
