@@ -100,3 +100,19 @@ def test_mc_predict_is_deterministic_for_plain_model():
     model = create_model("lenet", 10, 1, stochastic="none", input_size=28).eval()
     x = torch.rand(2, 1, 28, 28)
     torch.testing.assert_close(mc_predict(model, x, 15), torch.softmax(model(x), -1), rtol=1e-5, atol=1e-6)
+
+
+def test_mfdv_defense_loss_uses_the_same_regulariser_and_projects_sigma():
+    from mfdv_engine.defenses import get_defense
+
+    d = get_defense("mfdv")
+    params = d.parse_params({"lambda1": 0.3})
+    model = create_model("simplenet", 10, 1, stochastic="linear12(1)", input_size=28)
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    total, parts = d.loss(model, x, y, params)
+    torch.testing.assert_close(parts["reg"], mfdv_regulariser(model, 0.3))
+    torch.testing.assert_close(total, parts["ce"] + parts["reg"])
+    with torch.no_grad():
+        stochastic_layers(model)[1].sigma.fill_(-5.0)
+    d.after_step(model)
+    assert abs(stochastic_layers(model)[1].sigma.min().item() - SIGMA_FLOOR) < 1e-9

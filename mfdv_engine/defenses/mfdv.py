@@ -7,6 +7,7 @@ placement marks it regularised (all of them unless e.g. ``linear12(1)``).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..stochastic import mfdv_regulariser, project_sigmas
+from ..stochastic import SIGMA_FLOOR, StochasticLayer, stochastic_layers
 from .base import Defense, register_defense
 
 
@@ -51,11 +52,27 @@ class MfdvDefense(Defense):
                 "(or linear12, linear123, ...)"
             )
 
+    def __init__(self) -> None:
+        # the layer lists of each model, found once: walking modules() every step
+        # is measurable next to a LeNet step
+        self._layers: weakref.WeakKeyDictionary[nn.Module, list[StochasticLayer]] = weakref.WeakKeyDictionary()
+
+    def layers(self, model: nn.Module) -> list[StochasticLayer]:
+        found = self._layers.get(model)
+        if found is None:
+            found = self._layers[model] = stochastic_layers(model)
+        return found
+
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: MfdvParams):
         logits = model(x)
         ce = F.cross_entropy(logits.float(), y)
-        reg = mfdv_regulariser(model, params.lambda1)
+        # −λ1 Σ ln σ over every regularised layer (same value as stochastic.mfdv_regulariser)
+        logs = [torch.log(l.sigma).sum() for l in self.layers(model) if l.regularised]
+        reg = -params.lambda1 * (torch.stack(logs).sum() if len(logs) > 1 else logs[0]) if logs else ce.new_zeros(())
         return ce + reg, {"ce": ce, "reg": reg, "logits": logits}
 
+    @torch.no_grad()
     def after_step(self, model: nn.Module) -> None:
-        project_sigmas(model)
+        sigmas = [l.sigma for l in self.layers(model)]
+        if sigmas:
+            torch._foreach_clamp_min_(sigmas, SIGMA_FLOOR)
