@@ -259,8 +259,8 @@ def _robustness_report(exp, scale, sc, proto, cells: list[Cell], checklists, dev
               f"MC predictions (robust only if all are correct), seed {proto.seed}. Adaptive = gradients averaged over "
               f"{proto.eot_samples} noise draws (EOT), or AutoAttack's `rand` version. Accuracies in %, 95% Wilson CI "
               "in brackets.", "",
-              "| row | column | paper | ours, paper protocol | ours, adaptive | Δ adaptive − paper protocol | protocol |",
-              "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+              "| row | column | paper | ours, paper protocol | ours, adaptive | Δ adaptive − paper protocol | ours, clean | protocol |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for c in cells:
         clean = exp_column(exp, c.column) == "clean"
         ours = _cell_str(c.ours, clean)
@@ -270,7 +270,8 @@ def _robustness_report(exp, scale, sc, proto, cells: list[Cell], checklists, dev
         proto_line = "clean accuracy" if clean else c.ours.protocol_line()
         if c.adaptive is not None and not clean:
             proto_line += f"; adaptive: {c.adaptive.attack}, {c.adaptive.gradient}"
-        lines.append(f"| {c.row} | {c.column} | {paper} | {ours} | {adap} | {delta} | {proto_line} |")
+        clean_acc = "" if c.ours is None else _pct(c.ours.clean_acc)
+        lines.append(f"| {c.row} | {c.column} | {paper} | {ours} | {adap} | {delta} | {clean_acc} | {proto_line} |")
     if checklists:
         lines += ["", "## Obfuscated-gradient checklist (adaptive attacks, n ≤ 200)", ""]
         for label, items in checklists:
