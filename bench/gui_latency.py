@@ -58,7 +58,7 @@ def pct(a, q):
 
 
 def main() -> int:
-    app = QApplication.instance() or QApplication([])
+    _app = QApplication.instance() or QApplication([])  # noqa: F841  (must stay alive)
     from mfdv_engine.config import load_preset
     from mfdv_studio.app import settle_gc
     from mfdv_studio.main_window import MainWindow

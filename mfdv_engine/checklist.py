@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .attacks import make_attack
+from .attacks import make_attack, rng_isolated
 from .evaluation import Protocol, Row, evaluate_attack, _to_float
 from .stochastic import is_stochastic, mc_predict
 
@@ -92,8 +92,7 @@ def run_checklist(model: torch.nn.Module, split, proto: Protocol, *, device: tor
 
 @torch.no_grad()
 def _correct(model, x, y, proto: Protocol, seed: int) -> torch.Tensor:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with rng_isolated(x.device, seed):
         return mc_predict(model, x, proto.mc_samples).argmax(1) == y
 
 

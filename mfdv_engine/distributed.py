@@ -115,7 +115,6 @@ def init_from_env(device: torch.device, timeout_s: float = 1800.0) -> DistContex
     """
     if not launched_distributed():
         return None
-    world = env_world_size()
     rank = env_rank()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":

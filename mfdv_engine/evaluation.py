@@ -19,9 +19,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import torch
 
-from .attacks import AttackSpec, make_attack
+from .attacks import AttackSpec, make_attack, rng_isolated
 from .config import RunConfig
 from .data import Split
 from .errors import Cancelled, ConfigError, ProjectError
@@ -137,12 +138,10 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
     model.eval()
     n = min(proto.n, len(split))
     t0 = time.perf_counter()
-    gen = torch.Generator().manual_seed(proto.seed)
     robust_all = torch.zeros(n, dtype=torch.bool)
     robust_cnt = torch.zeros(n)
     clean_ok = torch.zeros(n, dtype=torch.bool)
     g_parts: list[tuple] = []
-    done = 0
     messages: list[str] = []
     for start in range(0, n, proto.batch_size):
         if cancel is not None and cancel.is_set():
@@ -150,8 +149,7 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
         end = min(start + proto.batch_size, n)
         x = _to_float(split.x[start:end]).to(device)
         y = split.y[start:end].to(device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(proto.seed + start)
+        with rng_isolated(device, proto.seed + start):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
             p_clean = mc_predict(model, x, proto.mc_samples)
         ok = p_clean.argmax(1) == y
         clean_ok[start:end] = ok.cpu()
@@ -167,8 +165,7 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
             hits = torch.ones(idx.numel(), dtype=torch.bool, device=device)
             cnt = torch.zeros(idx.numel(), device=device)
             for r in range(proto.reeval):
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(proto.seed + 7919 * (r + 1) + start)
+                with rng_isolated(device, proto.seed + 7919 * (r + 1) + start):
                     p = mc_predict(model, x_adv, proto.mc_samples)
                 right = p.argmax(1) == y[idx]
                 hits &= right
@@ -181,9 +178,8 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
         robust_cnt[start:end] = batch_cnt
         if sum(len(p[0]) for p in g_parts) < GALLERY_SIZE:
             g_parts.append((x.cpu(), x_adv_full.cpu(), y.cpu(), p_clean.cpu(), p_adv_first.cpu()))
-        done = end
         if on_progress:
-            on_progress(f"{spec.name} ({'EOT-%d' % eot if eot > 1 else 'single-sample'})", done / n)
+            on_progress(f"{spec.name} ({'EOT-%d' % eot if eot > 1 else 'single-sample'})", end / n)
     k = int(robust_all.sum())
     lo, hi = wilson_ci(k, n)
     params = spec.protocol()

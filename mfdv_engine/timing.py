@@ -11,7 +11,6 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import torch
 
 from .config import RunConfig
 from .data import load_dataset

@@ -1,11 +1,9 @@
 """The `mfdv` command end to end, on the real MNIST in ../shared/datasets."""
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h5py
 import pytest

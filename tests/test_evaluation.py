@@ -1,5 +1,4 @@
 """Evaluation, sweeps, checklist and boundary data on small real-MNIST (demo) models."""
-import math
 
 import pytest
 import torch
@@ -9,7 +8,7 @@ from mfdv_engine.boundaries import feature_pca, input_slice, probability_grid
 from mfdv_engine.checklist import run_checklist
 from mfdv_engine.config import load_preset
 from mfdv_engine.data import load_dataset
-from mfdv_engine.evaluation import Protocol, evaluate, gradient_modes, load_run, parse_attack_list, wilson_ci
+from mfdv_engine.evaluation import Protocol, evaluate, load_run, parse_attack_list, wilson_ci
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.runs import train_run
 from mfdv_engine.store import Project

@@ -4,7 +4,7 @@ from torch import nn
 
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.models import Normalize, create_model, list_models, model_entry
-from mfdv_engine.stochastic import StochasticLayer, stochastic_layers
+from mfdv_engine.stochastic import stochastic_layers
 
 MNIST_MODELS = {"lenet", "simplenet"}
 SLOW_FORWARD: set[str] = set()  # every model forwards a batch of 2 quickly enough on CPU

@@ -9,7 +9,6 @@ ablations); the presets use ``none``, the plain backbone.
 """
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn

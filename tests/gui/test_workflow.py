@@ -2,7 +2,6 @@
 import csv
 import time
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
