@@ -38,7 +38,7 @@ def test_one_mnist_epoch_reaches_97_percent(tmp_path, data_root, preset):
 def test_kill_9_leaves_readable_project_and_resume_finishes(tmp_path, data_root):
     p = tmp_path / "p.mfdv.h5"
     live = tmp_path / "p.mfdv.h5.live"
-    proc = subprocess.Popen(MFDV + ["train", "--preset", "mnist-lenet-mfdv", "--epochs", "40", "--limit-train", "2000",
+    proc = subprocess.Popen(MFDV + ["train", "--preset", "mnist-lenet-mfdv", "--epochs", "15", "--limit-train", "2000",
                                     "--set", "data.limit_test=500", "--project", str(p), "--data-root", str(data_root)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -53,7 +53,7 @@ def test_kill_9_leaves_readable_project_and_resume_finishes(tmp_path, data_root)
             time.sleep(0.2)
         else:
             pytest.fail("training never wrote an epoch checkpoint")
-        time.sleep(0.3)
+        time.sleep(0.1)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
@@ -66,7 +66,7 @@ def test_kill_9_leaves_readable_project_and_resume_finishes(tmp_path, data_root)
     rid = runs[0]["run_id"]
     r = mfdv("train", "--resume", rid, "--project", p, "--data-root", data_root, "--json")
     out = json.loads(r.stdout)
-    assert out["status"] == "finished" and out["epochs_done"] == 40
+    assert out["status"] == "finished" and out["epochs_done"] == 15
     epochs = [e for e in json.loads(mfdv("runs", "--project", p, "--json").stdout)]
     assert epochs[0]["status"] == "finished"
 
