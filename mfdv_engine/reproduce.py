@@ -113,7 +113,8 @@ class Cell:
     paper: float | None
     ours: Row | None
     adaptive: Row | None
-    clean_n: int = 0
+    #: what to print in the adaptive column when there is no separate adaptive row
+    no_adaptive: str = "same (deterministic model)"
 
 
 def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None, device: str = "auto",
@@ -182,7 +183,12 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
                 adaptive = _row(project_path, run_id, model, ds, aspec, proto, 1, dev, log)
             elif spec.supports_eot:
                 adaptive = _row(project_path, run_id, model, ds, spec, proto, proto.eot_samples, dev, log)
-        cells.append(Cell(row["label"], col["label"], paper, ours, adaptive))
+        cell = Cell(row["label"], col["label"], paper, ours, adaptive)
+        if spec.eot_samples > 1:
+            cell.no_adaptive = "this column is itself EOT"
+        elif stochastic and adaptive is None:
+            cell.no_adaptive = "n/a (no gradient to average)"
+        cells.append(cell)
     # the clean column takes its accuracy from any attacked row of this run (same n, MC, seed)
     ref = next((c.ours for c in cells if c.ours is not None), None)
     if ref is None:
@@ -263,7 +269,7 @@ def _robustness_report(exp, scale, sc, proto, cells: list[Cell], checklists, dev
     for c in cells:
         clean = exp_column(exp, c.column) == "clean"
         ours = _cell_str(c.ours, clean)
-        adap = "same (deterministic model)" if c.adaptive is None and not clean else ("—" if clean else _cell_str(c.adaptive))
+        adap = "—" if clean else (c.no_adaptive if c.adaptive is None else _cell_str(c.adaptive))
         delta = "" if (clean or c.adaptive is None or c.ours is None) else f"{100 * (c.adaptive.robust_acc - c.ours.robust_acc):+.1f}"
         paper = "—" if c.paper is None else f"{c.paper:.1f}"
         proto_line = "clean accuracy" if clean else c.ours.protocol_line()
