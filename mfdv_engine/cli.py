@@ -131,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     except MfdvError as e:
         print(f"mfdv: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file we were told to read or write: say which, no traceback
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"mfdv: error: {e.strerror or e}{where}; check the path and its permissions", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mfdv: stopped by the user", file=sys.stderr)
+        return 130
 
 
 # ---------------------------------------------------------------- train
