@@ -66,8 +66,8 @@ def train_run(
                       on_event=on_event, cancel_event=cancel_event)
 
 
-def _train_run(project_path, config, *, resume, data_root, device, on_event, cancel_event, dist=None) -> TrainSummary:
-    emit = on_event or (lambda kind, data: None)
+def _checked_inputs(project_path, config: RunConfig | None, resume: str | None) -> tuple[Path, RunConfig]:
+    """The project path and the (validated) config to train, or resume, before anything is written."""
     path = check_project_path(project_path)
     if resume is not None:
         if not path.exists():
@@ -75,7 +75,12 @@ def _train_run(project_path, config, *, resume, data_root, device, on_event, can
         config = RunConfig.from_dict(Project.open(path).run(resume).config)
     if config is None:
         raise ValueError("train_run needs a config or a run to resume")
-    config.validate()
+    return path, config.validate()
+
+
+def _train_run(project_path, config, *, resume, data_root, device, on_event, cancel_event, dist=None) -> TrainSummary:
+    emit = on_event or (lambda kind, data: None)
+    path, config = _checked_inputs(project_path, config, resume)
     dev = dist.device if dist is not None else resolve_device(device or config.train.device)
     dataset = load_dataset(config.data.name, data_root, download=config.data.download,
                            limit_train=config.data.limit_train, limit_test=config.data.limit_test)
@@ -133,14 +138,7 @@ def _train_run_distributed(project_path, config, *, resume, data_root, device, o
     """One rank of a data-parallel job: rank 0 records into the project, the others only train."""
     from .distributed import init_from_env
 
-    path = check_project_path(project_path)
-    if resume is not None:
-        if not path.exists():
-            raise ProjectError(f"project file {path} does not exist, so there is no run {resume!r} to resume")
-        config = RunConfig.from_dict(Project.open(path).run(resume).config)
-    if config is None:
-        raise ValueError("train_run needs a config or a run to resume")
-    config.validate()
+    path, config = _checked_inputs(project_path, config, resume)
     dist = init_from_env(resolve_device(device or config.train.device))
     try:
         if dist.is_main:
