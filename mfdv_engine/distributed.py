@@ -38,7 +38,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .data.base import Split, _draw_rand, _draw_randint, check_augment, CROP_PADDING, random_crop
+from .data.base import Split, iterate_batches
 from .errors import ConfigError
 
 
@@ -185,41 +185,11 @@ def iterate_shard(
     then keeps rows ``rank::world`` of each global batch. A final global batch
     with fewer examples than ranks is dropped so no rank gets an empty batch.
     """
-    if global_batch < 1:
-        raise ConfigError(f"batch size must be at least 1, got {global_batch}")
-    check_augment(augment)
     n = len(split)
-    device = torch.device(device) if device is not None else split.x.device
-    order = None
-    if shuffle:
-        gen_device = generator.device if generator is not None else torch.device("cpu")
-        order = torch.randperm(n, generator=generator, device=gen_device).to(split.x.device)
-    r, w = ctx.rank, ctx.world_size
-    for start in range(0, n, global_batch):
-        end = min(start + global_batch, n)
-        m = end - start
-        if m < w:
-            break
-        idx = order[start:end][r::w] if order is not None else torch.arange(start + r, end, w, device=split.x.device)
-        xb, yb = split.x[idx], split.y[idx]
-        non_blocking = xb.device.type == "cpu" and device.type == "cuda"
-        xb = xb.to(device, non_blocking=non_blocking)
-        yb = yb.to(device, non_blocking=non_blocking)
-        if augment != "none":
-            if xb.dim() != 4:
-                raise ConfigError(f"augmentation {augment!r} needs image batches (N, C, H, W), got shape {tuple(xb.shape)}")
-            # the same draws augment_batch makes for the whole global batch, then this rank's rows
-            oy = _draw_randint(2 * CROP_PADDING + 1, m, generator, device)[r::w]
-            ox = _draw_randint(2 * CROP_PADDING + 1, m, generator, device)[r::w]
-            xb = random_crop(xb, CROP_PADDING, offsets=(oy, ox))
-            if augment == "crop-flip":
-                flip = (_draw_rand(m, generator, device) < 0.5)[r::w]
-                xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
-        if xb.dtype == torch.uint8:  # augmented as uint8, like iterate_batches
-            xb = xb.float().div_(255)
-        elif xb.dtype != torch.float32:
-            xb = xb.float()
-        yield xb, yb, m
+    for start, (xb, yb) in zip(range(0, n, global_batch),
+                               iterate_batches(split, global_batch, shuffle=shuffle, augment=augment, device=device,
+                                               generator=generator, shard=(ctx.rank, ctx.world_size))):
+        yield xb, yb, min(start + global_batch, n) - start
 
 
 def steps_per_epoch(n: int, global_batch: int, world: int) -> int:

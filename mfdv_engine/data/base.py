@@ -114,23 +114,25 @@ def random_crop(
     generator: torch.Generator | None = None,
     offsets: tuple[torch.Tensor, torch.Tensor] | None = None,
     flip_p: float = 0.0,
+    flip: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-example random crop of ``x`` ``(N, C, H, W)`` after zero padding by ``padding``.
 
     Offsets (row, column) lie in ``[0, 2 * padding]``; pass ``offsets`` to fix
     them (used by tests), otherwise they are drawn with ``generator``. With
     ``flip_p`` > 0 each example is also mirrored with that probability, in the
-    same gather (drawn after the offsets).
+    same gather (drawn after the offsets); or pass the (N,) bool ``flip`` itself.
     """
     n, c, h, w = x.shape
-    if (padding == 0 and flip_p == 0) or n == 0:
+    if (padding == 0 and flip_p == 0 and flip is None) or n == 0:
         return x
     if offsets is None:
         oy = _draw_randint(2 * padding + 1, n, generator, x.device)
         ox = _draw_randint(2 * padding + 1, n, generator, x.device)
     else:
         oy, ox = (o.to(x.device, torch.long) for o in offsets)
-    flip = _draw_rand(n, generator, x.device) < flip_p if flip_p > 0 else None
+    if flip is None and flip_p > 0:
+        flip = _draw_rand(n, generator, x.device) < flip_p
     padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
     ar = torch.arange(w, device=x.device)
     col_offsets = ar if flip is None else torch.where(flip[:, None], ar.flip(0), ar)
@@ -149,7 +151,8 @@ def random_flip(x: torch.Tensor, p: float = 0.5, generator: torch.Generator | No
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
-def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None = None) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None = None,
+                  shard: tuple[int, int, int] | None = None) -> torch.Tensor:
     """Augment a batch ``(N, C, H, W)`` with tensor ops on ``x``'s device.
 
     ``kind`` is ``"none"`` (returns ``x``), ``"crop"`` (random crop with
@@ -157,13 +160,22 @@ def augment_batch(x: torch.Tensor, kind: str, generator: torch.Generator | None 
     plus a per-example horizontal flip with probability 0.5). Works for any
     dtype (``uint8`` or float). Random numbers come from ``generator`` (on its
     own device, then moved) or from the global generator of ``x``'s device.
+    ``shard = (rank, world, n_global)``: ``x`` holds rows ``rank::world`` of a
+    global batch of ``n_global``; the random numbers are drawn for the whole
+    global batch, so the shards of all ranks equal one single-process batch.
     """
     check_augment(kind)
     if kind == "none":
         return x
     if x.dim() != 4:
         raise ConfigError(f"augmentation {kind!r} needs image batches (N, C, H, W), got shape {tuple(x.shape)}")
-    return random_crop(x, CROP_PADDING, generator, flip_p=0.5 if kind == "crop-flip" else 0.0)
+    if shard is None:
+        return random_crop(x, CROP_PADDING, generator, flip_p=0.5 if kind == "crop-flip" else 0.0)
+    rank, world, m = shard
+    oy = _draw_randint(2 * CROP_PADDING + 1, m, generator, x.device)[rank::world]
+    ox = _draw_randint(2 * CROP_PADDING + 1, m, generator, x.device)[rank::world]
+    flip = (_draw_rand(m, generator, x.device) < 0.5)[rank::world] if kind == "crop-flip" else None
+    return random_crop(x, CROP_PADDING, offsets=(oy, ox), flip=flip)
 
 
 def iterate_batches(
@@ -175,6 +187,7 @@ def iterate_batches(
     device: torch.device | str | None = None,
     generator: torch.Generator | None = None,
     drop_last: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x, y)`` batches of ``split`` on ``device`` (default: where the split is).
 
@@ -183,6 +196,11 @@ def iterate_batches(
     float data passes through as ``float32``. With ``shuffle`` each epoch visits every example exactly once
     in the order of ``torch.randperm(..., generator=generator)``. ``augment``
     is applied per batch on ``device`` with the same generator.
+
+    ``shard = (rank, world)`` yields only rows ``rank::world`` of every batch
+    (``batch_size`` is then the global batch), with the same permutation and
+    augmentation draws as the single-process loop; a last batch with fewer
+    examples than ranks is dropped so that no rank gets an empty one.
     """
     if batch_size < 1:
         raise ConfigError(f"batch size must be at least 1, got {batch_size}")
@@ -194,18 +212,20 @@ def iterate_batches(
         gen_device = generator.device if generator is not None else torch.device("cpu")
         order = torch.randperm(n, generator=generator, device=gen_device).to(split.x.device)
     stop = n - n % batch_size if drop_last else n
+    rank, world = shard if shard is not None else (0, 1)
     for start in range(0, stop, batch_size):
         end = min(start + batch_size, n)
-        if order is None:
-            xb, yb = split.x[start:end], split.y[start:end]
-        else:
-            idx = order[start:end]
-            xb, yb = split.x[idx], split.y[idx]
+        if end - start < world:
+            break
+        rows = order[start:end] if order is not None else torch.arange(start, end, device=split.x.device)
+        if world > 1:
+            rows = rows[rank::world]
+        xb, yb = split.x[rows], split.y[rows]
         non_blocking = xb.device.type == "cpu" and device.type == "cuda"
         xb = xb.to(device, non_blocking=non_blocking)
         yb = yb.to(device, non_blocking=non_blocking)
         if augment != "none":  # on the uint8 batch: a quarter of the bytes of float32
-            xb = augment_batch(xb, augment, generator)
+            xb = augment_batch(xb, augment, generator, None if world == 1 else (rank, world, end - start))
         if xb.dtype == torch.uint8:
             xb = xb.float().div_(255)
         elif xb.dtype != torch.float32:
