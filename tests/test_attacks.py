@@ -210,8 +210,38 @@ def test_cw_one_search_step_equals_torchattacks(trained_plain):
     model, x, y = trained_plain
     x, y = x[:8], y[:8]
     ours = make_attack("cw", c=0.5, steps=30, lr=0.01, binary_search_steps=1).run(model, x, y)
-    ref = torchattacks.CW(model, c=0.5, kappa=0, steps=30, lr=0.01)(x, y)
+
+    class ReferenceMapping(torchattacks.CW):  # torchattacks with only the tanh-space fix applied
+        inverse_tanh_space = PerExampleCW.inverse_tanh_space
+        TANH_SHRINK = PerExampleCW.TANH_SHRINK
+
+    ref = ReferenceMapping(model, c=0.5, kappa=0, steps=30, lr=0.01)(x, y)
     torch.testing.assert_close(ours, ref)
+
+
+def test_cw_moves_pixels_that_are_exactly_0_or_1(trained_plain):
+    """Most MNIST pixels are exactly 0 or 1; torchattacks maps them to ±inf in
+    tanh space where nothing moves, the reference C&W code does not."""
+    model, x, y = trained_plain
+    x = (x[:8] > 0.5).float()
+    y = model(x).argmax(1)
+    ref = torchattacks.CW(model, c=1.0, steps=100, lr=0.1)(x, y)
+    assert torch.equal(ref, x)
+    # Adam moves w by about lr per step: from arctanh(0.999999) ≈ 7.25 to the middle in ~75 steps
+    ours = make_attack("cw", c=1.0, steps=100, lr=0.1, binary_search_steps=1).run(model, x, y)
+    ok = (ours - x).flatten(1).abs().amax(1) > 0
+    assert ok.sum() >= 4
+    assert (model(ours[ok]).argmax(1) != y[ok]).all()
+
+
+def test_cw_says_when_it_did_not_converge(trained_plain):
+    model, x, y = trained_plain
+    x = x[:4]
+    y = model(x).argmax(1)
+    spec = make_attack("cw", c=1e-3, steps=2, lr=1e-5, binary_search_steps=1)
+    adv = spec.run(model, x, y)
+    assert torch.equal(adv, x)
+    assert any("did not converge" in m and "cw.lr" in m for m in spec.last_messages)
 
 
 def test_per_example_cw_scales_f_per_example(trained_plain):

@@ -132,8 +132,19 @@ class PerExampleCW(torchattacks.CW):
     torchattacks computes ``cost = L2 + self.c * f(outputs, labels).sum()``;
     with a vector c we set ``self.c = 1`` and let ``f`` return ``c_i·f_i``, so
     the cost is ``L2 + Σ c_i f_i``. When all c_i are equal the scalar path of
-    torchattacks is used unchanged (bit-identical to plain CW).
+    torchattacks is used unchanged.
+
+    One fix: torchattacks maps pixels of exactly 0 or 1 to w = ±inf in tanh
+    space, where the gradient is zero, so they can never move (most MNIST
+    pixels are 0 or 1: C&W then barely perturbs a digit). Carlini & Wagner's
+    reference code scales into the open interval first (× 0.999999); so do we.
     """
+
+    #: Carlini & Wagner's reference ``arctanh(x * 0.999999)`` (nn_robust_attacks, l2_attack.py)
+    TANH_SHRINK = 0.999999
+
+    def inverse_tanh_space(self, x):
+        return torch.atanh((x * 2 - 1) * self.TANH_SHRINK)
 
     def __init__(self, model, c, kappa=0.0, steps=50, lr=0.01):
         super().__init__(model, c=1.0, kappa=kappa, steps=steps, lr=lr)
@@ -203,6 +214,15 @@ class CWAttack(AttackSpec):
             lower = torch.where(success, lower, torch.maximum(lower, c))
             c = torch.where(
                 success | (upper < 1e10), (lower + upper) / 2, c * 10
+            )
+        failed = int((~torch.isfinite(best_l2)).sum())
+        if failed:
+            # unbounded C&W fools any input it optimises far enough: a miss is an optimiser failure
+            self.last_messages.append(
+                f"C&W found no adversarial example for {failed} of {n} inputs (c raised to {float(c.max()):.3g}); "
+                f"unbounded C&W should fool every input, so the optimisation did not converge: raise cw.lr "
+                f"(the paper's 5e-4 cannot move MNIST's saturated pixels in {self.steps} steps; 0.01 can) "
+                f"or cw.steps before reading these rows as robustness"
             )
         if self.eps > 0:
             too_far = best_l2 > self.eps
