@@ -32,14 +32,20 @@ class TimingResult:
     def median_s(self) -> dict[str, float]:
         return {d: statistics.median(v) for d, v in self.times_s.items()}
 
+    def ratio(self, num: str, den: str) -> float:
+        """Median over rounds of the per-round ratio: each round's two epochs ran
+        back to back, so slow drifts of a shared machine cancel within a pair."""
+        pairs = [a / b for a, b in zip(self.times_s[num], self.times_s[den])]
+        return statistics.median(pairs)
+
     def ratios(self) -> dict[str, float]:
-        m = self.median_s
+        m = self.times_s
         out = {}
         for d in m:
             if d != "none" and "none" in m:
-                out[f"{d}/none"] = m[d] / m["none"]
+                out[f"{d}/none"] = self.ratio(d, "none")
         if "pgd-at" in m and "mfdv" in m:
-            out["pgd-at/mfdv"] = m["pgd-at"] / m["mfdv"]
+            out["pgd-at/mfdv"] = self.ratio("pgd-at", "mfdv")
         return out
 
     def to_dict(self) -> dict[str, Any]:
