@@ -288,7 +288,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print("no runs yet")
     for i in infos:
         acc = i.final.get("clean_acc")
-        acc_s = f"clean {acc:.2%}" if acc is not None else ""
+        how = i.final.get("clean_acc_short") or i.final.get("clean_acc_protocol", "")
+        acc_s = f"clean {acc:.2%} ({how})" if acc is not None else ""
         cfg = i.config
         what = f"{cfg.get('data', {}).get('name')}/{cfg.get('model', {}).get('name')}/{cfg.get('defense', {}).get('name')}"
         print(f"{i.run_id}  {i.status:<11} {i.name:<24} {what:<24} epochs {i.epochs_done}  {acc_s}")

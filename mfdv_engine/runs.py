@@ -187,6 +187,7 @@ def _final(tr: Trainer, res: EpochResult) -> dict[str, Any]:
         "clean_acc": row["test_acc"],
         "clean_acc_protocol": f"Monte-Carlo average of {tr.tc.eval_mc_samples} noise draws, "
                               f"n={len(tr.dataset.test)} test examples",
+        "clean_acc_short": f"MC-{tr.tc.eval_mc_samples}, n={len(tr.dataset.test)}",
         "train_acc": row["train_acc"],
         "loss": row["loss"],
         "sigma_mean_start": tr.sigma_start,

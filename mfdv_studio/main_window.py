@@ -277,6 +277,7 @@ class MainWindow(QMainWindow):
             s.setForeground(_brush(STATUS_COLORS.get(status, "#000")))
             acc = info.final.get("clean_acc")
             a = QStandardItem("" if acc is None else f"{acc:.2%}")
+            a.setToolTip(info.final.get("clean_acc_protocol", ""))
             for it in (name, s, a):
                 it.setEditable(False)
             self.run_model.appendRow([name, s, a])
