@@ -67,12 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     a = sub.add_parser("attack", help="attack a trained run; rows land in the project with their protocol")
     a.add_argument("--project", required=True)
-    a.add_argument("--run", required=True, metavar="ID")
+    # --run-id: the spelling --nproc re-launches with (torchrun's parser takes --run for its own --run-path)
+    a.add_argument("--run", "--run-id", dest="run", required=True, metavar="ID")
     a.add_argument("--attacks", required=True, help="comma-separated, e.g. fgsm,pgd10,pgd100,cw,pixel1,autoattack,"
                    "autoattack-rand,square,eot-pgd")
     a.add_argument("--param", action="append", default=[], metavar="ATTACK.KEY=VALUE",
                    help="override an attack parameter, e.g. cw.kappa=1 or square.n_queries=1000")
     _protocol_args(a)
+    a.add_argument("--nproc", type=int, metavar="N",
+                   help="shard the examples over N processes (one per GPU, or gloo on the CPU) via torch.distributed.run; "
+                        "counts are summed, rank 0 stores the rows")
 
     w = sub.add_parser("sweep", help="ε, steps or EOT-samples sweep with PGD (Figure 3, §5.1)")
     w.add_argument("--project", required=True)
@@ -180,17 +184,31 @@ def _train_argv(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _launch_nproc(args: argparse.Namespace) -> int:
-    """Replace this process with ``python -m torch.distributed.run --nproc_per_node=N -m mfdv_engine.cli train ...``."""
+def _attack_argv(args: argparse.Namespace) -> list[str]:
+    """The ``attack`` arguments again, without ``--nproc`` (for the re-launch)."""
+    out = ["attack", "--project", str(args.project), "--run-id", args.run, "--attacks", args.attacks]
+    for kv in args.param:
+        out += ["--param", kv]
+    for flag, value in (("--eps", args.eps), ("--mc", args.mc), ("--eot", args.eot), ("--limit", args.limit),
+                        ("--reeval", args.reeval), ("--seed", args.seed), ("--data-root", args.data_root),
+                        ("--device", args.device)):
+        if value is not None:
+            out += [flag, str(value)]
+    if args.json:
+        out.append("--json")
+    return out
+
+
+def _launch_nproc(args: argparse.Namespace, argv: list[str]) -> int:
+    """Replace this process with ``python -m torch.distributed.run --nproc_per_node=N -m mfdv_engine.cli ARGV``."""
     import os
 
     from .errors import ConfigError
 
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be at least 1, got {args.nproc}")
-    _config_from_args(args)  # bad input fails here, once, before any process starts
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
-           "-m", "mfdv_engine.cli"] + _train_argv(args)
+           "-m", "mfdv_engine.cli"] + argv
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, cmd)
@@ -203,7 +221,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .runs import train_run
 
     if getattr(args, "nproc", None) is not None and args.nproc != 1 and not launched_distributed():
-        return _launch_nproc(args)
+        _config_from_args(args)  # bad input fails here, once, before any process starts
+        return _launch_nproc(args, _train_argv(args))
     cfg = _config_from_args(args)
     main_rank = is_main_process()
     bar = _Progress(quiet=not main_rank)
@@ -334,7 +353,7 @@ def _parse_eps(text: str | None) -> float | None:
     return float(v)
 
 
-def _prepare(args: argparse.Namespace):
+def _prepare(args: argparse.Namespace, device=None):
     """Everything that can fail on bad input, before the project is touched."""
     from .evaluation import Protocol, load_run
     from .store import Project
@@ -342,20 +361,36 @@ def _prepare(args: argparse.Namespace):
 
     proto = Protocol(n=args.limit, mc_samples=args.mc, eot_samples=args.eot, reeval=args.reeval, seed=args.seed).validate()
     project = Project.open(args.project)
-    device = resolve_device(args.device)
+    device = device if device is not None else resolve_device(args.device)
     cfg, ds, model = load_run(project, args.run, data_root=args.data_root, device=device, limit_test=proto.n)
     return project, proto, device, cfg, ds, model
 
 
 @command("attack")
 def cmd_attack(args: argparse.Namespace) -> int:
+    from .distributed import init_from_env, launched_distributed
     from .evaluation import evaluate, parse_attack_list
+    from .training import resolve_device
 
     eps = _parse_eps(args.eps)
     specs = parse_attack_list(args.attacks, eps=eps, params=args.param)
-    project, proto, device, cfg, ds, model = _prepare(args)
-    return _run_rows(args, project, lambda on_row, on_progress, cancel: evaluate(
-        model, ds.test, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel))
+    if args.nproc is not None and args.nproc != 1 and not launched_distributed():
+        _prepare(args)  # bad input (run, protocol, device) fails here, once, before any process starts
+        return _launch_nproc(args, _attack_argv(args))
+    ctx = init_from_env(resolve_device(args.device))
+    try:
+        project, proto, device, cfg, ds, model = _prepare(args, device=ctx.device if ctx else None)
+        if ctx is not None and proto.n < ctx.world_size:
+            from .errors import ConfigError
+
+            raise ConfigError(f"--limit {proto.n} is smaller than the {ctx.world_size} processes; "
+                              "attack at least one example per process")
+        return _run_rows(args, project, lambda on_row, on_progress, cancel: evaluate(
+            model, ds.test, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
+            dist=ctx), main=ctx is None or ctx.is_main)
+    finally:
+        if ctx is not None:
+            ctx.shutdown()
 
 
 @command("sweep")
@@ -381,8 +416,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         model, ds.test, proto, kind=args.kind, device=device, eps=eps, values=values, on_row=on_row, cancel=cancel))
 
 
-def _run_rows(args, project, job) -> int:
-    """Run an evaluation job, storing each row as it finishes; Ctrl-C keeps finished rows."""
+def _run_rows(args, project, job, *, main: bool = True) -> int:
+    """Run an evaluation job, storing each row as it finishes; Ctrl-C keeps finished rows.
+    ``main`` False (ranks > 0 of a ``torchrun`` job): compute only; rank 0 writes and prints."""
     from .evaluation import gallery_arrays
 
     cancel = threading.Event()
@@ -390,7 +426,13 @@ def _run_rows(args, project, job) -> int:
     rows = []
     from tqdm import tqdm
 
-    bar = tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
+    bar = tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}", disable=not main)
+    if not main:
+        try:
+            job(None, None, cancel)
+        finally:
+            signal.signal(signal.SIGINT, prev)
+        return 0
 
     def on_progress(what: str, frac: float) -> None:
         bar.set_description_str(what)

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from .config import RunConfig
 from .data import Split
 from .errors import Cancelled, ConfigError, ProjectError
 from .stochastic import is_stochastic, mc_predict
+
+if TYPE_CHECKING:
+    from .distributed import DistContext
 
 Progress = Callable[[str, float], None]
 
@@ -133,23 +136,32 @@ def gradient_modes(spec: AttackSpec, model: torch.nn.Module, eot_samples: int) -
 
 def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, proto: Protocol, *,
                     eot: int, device: torch.device, on_progress: Progress | None = None,
-                    cancel: threading.Event | None = None) -> tuple[Row, Gallery]:
-    """One table row: ``spec`` with gradients averaged over ``eot`` draws (1 = single sample)."""
+                    cancel: threading.Event | None = None, dist: "DistContext | None" = None) -> tuple[Row, Gallery | None]:
+    """One table row: ``spec`` with gradients averaged over ``eot`` draws (1 = single sample).
+
+    With ``dist`` (a ``torchrun`` job) each rank attacks examples ``rank::world``
+    of the first n and the counts are summed over ranks; every rank returns
+    the same row (the gallery holds this rank's examples)."""
     model.eval()
     n = min(proto.n, len(split))
+    rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
+    index = torch.arange(rank, n, world)  # the examples this process attacks
+    m = len(index)
     t0 = time.perf_counter()
-    robust_all = torch.zeros(n, dtype=torch.bool)
-    robust_cnt = torch.zeros(n)
-    clean_ok = torch.zeros(n, dtype=torch.bool)
+    robust_all = torch.zeros(m, dtype=torch.bool)
+    robust_cnt = torch.zeros(m)
+    clean_ok = torch.zeros(m, dtype=torch.bool)
     g_parts: list[tuple] = []
     messages: list[str] = []
-    for start in range(0, n, proto.batch_size):
+    for start in range(0, m, proto.batch_size):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        end = min(start + proto.batch_size, n)
-        x = _to_float(split.x[start:end]).to(device)
-        y = split.y[start:end].to(device)
-        with rng_isolated(device, proto.seed + start):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
+        end = min(start + proto.batch_size, m)
+        first = int(index[start])  # noise seeds follow the example, not the process: one process gives first == start
+        sel = index[start:end]
+        x = _to_float(split.x[sel]).to(device)
+        y = split.y[sel].to(device)
+        with rng_isolated(device, proto.seed + first):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
             p_clean = mc_predict(model, x, proto.mc_samples)
         ok = p_clean.argmax(1) == y
         clean_ok[start:end] = ok.cpu()
@@ -160,12 +172,12 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
         x_adv_full = x.clone()
         if idx.numel():
             x_adv = spec.run(model, x[idx], y[idx], eot_samples=eot)
-            messages.extend(m for m in spec.last_messages if m not in messages)
+            messages.extend(msg for msg in spec.last_messages if msg not in messages)
             x_adv_full[idx] = x_adv
             hits = torch.ones(idx.numel(), dtype=torch.bool, device=device)
             cnt = torch.zeros(idx.numel(), device=device)
             for r in range(proto.reeval):
-                with rng_isolated(device, proto.seed + 7919 * (r + 1) + start):
+                with rng_isolated(device, proto.seed + 7919 * (r + 1) + first):
                     p = mc_predict(model, x_adv, proto.mc_samples)
                 right = p.argmax(1) == y[idx]
                 hits &= right
@@ -179,19 +191,23 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
         if sum(len(p[0]) for p in g_parts) < GALLERY_SIZE:
             g_parts.append((x.cpu(), x_adv_full.cpu(), y.cpu(), p_clean.cpu(), p_adv_first.cpu()))
         if on_progress:
-            on_progress(f"{spec.name} ({'EOT-%d' % eot if eot > 1 else 'single-sample'})", end / n)
-    k = int(robust_all.sum())
+            on_progress(f"{spec.name} ({'EOT-%d' % eot if eot > 1 else 'single-sample'})", end / m)
+    sums = torch.tensor([float(robust_all.sum()), float(clean_ok.sum()), float(robust_cnt.sum())], dtype=torch.float64)
+    if dist is not None:
+        sums = dist.all_reduce_sum(sums.to(dist.device)).cpu()
+        messages = list(dict.fromkeys(msg for part in dist.all_gather_object(messages) for msg in part))
+    k, n_clean, cnt_sum = int(round(float(sums[0]))), float(sums[1]), float(sums[2])
     lo, hi = wilson_ci(k, n)
     params = spec.protocol()
     row = Row(
         attack=spec.name, norm=spec.norm, eps=float(spec.eps), steps=params.get("steps"),
         gradient=f"EOT-{eot}" if eot > 1 else "single-sample", eot_samples=eot,
         mc_samples=proto.mc_samples, n=n, seed=proto.seed, reeval=proto.reeval,
-        clean_acc=float(clean_ok.float().mean()), robust_acc=k / n,
-        robust_acc_mean=float(robust_cnt.mean()), ci_low=lo, ci_high=hi,
+        clean_acc=n_clean / max(n, 1), robust_acc=k / max(n, 1),
+        robust_acc_mean=cnt_sum / max(n, 1), ci_low=lo, ci_high=hi,
         time_s=time.perf_counter() - t0, params={**params, "eot_samples": eot}, messages=messages,
     )
-    return row, _gallery(g_parts)
+    return row, (_gallery(g_parts) if g_parts else None)  # None: a rank with no examples (n < processes)
 
 
 def _gallery(parts: list[tuple]) -> Gallery:
@@ -218,14 +234,16 @@ def _to_float(x: torch.Tensor) -> torch.Tensor:
 
 def evaluate(model: torch.nn.Module, split: Split, attacks: Iterable[AttackSpec], proto: Protocol, *,
              device: torch.device, on_row: Callable[[Row, Gallery], None] | None = None,
-             on_progress: Progress | None = None, cancel: threading.Event | None = None) -> list[Row]:
-    """Every attack, single-sample and (for stochastic models) EOT; rows in order."""
+             on_progress: Progress | None = None, cancel: threading.Event | None = None,
+             dist: "DistContext | None" = None) -> list[Row]:
+    """Every attack, single-sample and (for stochastic models) EOT; rows in order.
+    ``dist``: shard the examples over the ranks of a ``torchrun`` job (see :func:`evaluate_attack`)."""
     proto.validate()
     rows = []
     for spec in attacks:
         for eot in gradient_modes(spec, model, proto.eot_samples):
             row, gallery = evaluate_attack(model, split, spec, proto, eot=eot, device=device,
-                                           on_progress=on_progress, cancel=cancel)
+                                           on_progress=on_progress, cancel=cancel, dist=dist)
             rows.append(row)
             if on_row:
                 on_row(row, gallery)

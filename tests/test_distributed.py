@@ -1,4 +1,5 @@
 """Data-parallel training (torchrun, gloo on the CPU) matches a single process."""
+import json
 import os
 import socket
 import subprocess
@@ -83,3 +84,25 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert len(c1) == len(c2) and max(abs(a - b) for a, b in zip(c1, c2)) < 1e-4
     e1, e2 = p1.curves(single.run_id)["epoch"], p2.curves(runs[0].run_id)["epoch"]
     assert e1["train_acc"][0] == pytest.approx(e2["train_acc"][0]) and e1["test_acc"][0] == pytest.approx(e2["test_acc"][0])
+
+
+def test_attack_sharded_over_two_gloo_processes_matches_one(tmp_path):
+    """``mfdv attack --nproc 2``: each rank attacks half the examples, the counts
+    are summed and rank 0 stores one row; FGSM on a plain model is deterministic,
+    so the row must equal the single-process one exactly."""
+    proj = tmp_path / "p.mfdv.h5"
+    run = train_run(proj, load_preset("demo-lenet-mfdv").with_overrides(SETS), device="cpu")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    base = [sys.executable, "-m", "mfdv_engine.cli", "attack", "--project", str(proj), "--run", run.run_id,
+            "--attacks", "fgsm", "--eps", "0.02", "--limit", "101", "--mc", "1", "--reeval", "1", "--device", "cpu",
+            "--json"]
+    one = subprocess.run(base, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run(base + ["--nproc", "2"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
+    assert two.returncode == 0, two.stderr[-4000:]
+    (r1,), (r2,) = json.loads(one.stdout), json.loads(two.stdout)  # rank 1 prints nothing
+    assert r2["n"] == r1["n"] == 101
+    assert r2["clean_acc"] == r1["clean_acc"] and r2["robust_acc"] == r1["robust_acc"]
+    assert 0 < r1["robust_acc"] < r1["clean_acc"]  # the attack did something and not everything
+    rows = Project.open(proj).eval_rows(run.run_id)
+    assert len(rows) == 1  # the same key, written once per command: rank 0 only
