@@ -11,7 +11,7 @@ from mfdv_engine.attacks import (
 from mfdv_engine.attacks.standard import PerExampleCW
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.models import create_model
-from mfdv_engine.stochastic import StochasticLayer
+from mfdv_engine.stochastic import StochasticLayer, mc_predict
 
 torch.set_num_threads(2)
 
@@ -26,15 +26,14 @@ def _data(n=8, seed=1):
     return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
-@pytest.fixture(scope="module")
-def trained_plain():
-    """Plain LeNet trained briefly on a synthetic 10-class template task."""
+def _train_on_templates(stochastic: str):
+    """LeNet trained briefly on a synthetic 10-class template task."""
     torch.manual_seed(0)
     templates = torch.rand(10, 1, 28, 28)
     def batch(n):
         y = torch.randint(0, 10, (n,))
         return (0.6 * templates[y] + 0.4 * torch.rand(n, 1, 28, 28)).clamp(0, 1), y
-    model = create_model("lenet", 10, 1, stochastic="none", input_size=28)
+    model = create_model("lenet", 10, 1, stochastic=stochastic, input_size=28)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     model.train()
     for _ in range(60):
@@ -45,6 +44,11 @@ def trained_plain():
     model.eval()
     x, y = batch(64)
     return model, x, y
+
+
+@pytest.fixture(scope="module")
+def trained_plain():
+    return _train_on_templates("none")
 
 
 # -- registry / validation ----------------------------------------------------
@@ -211,9 +215,10 @@ def test_cw_one_search_step_equals_torchattacks(trained_plain):
     x, y = x[:8], y[:8]
     ours = make_attack("cw", c=0.5, steps=30, lr=0.01, binary_search_steps=1).run(model, x, y)
 
-    class ReferenceMapping(torchattacks.CW):  # torchattacks with only the tanh-space fix applied
+    class ReferenceMapping(torchattacks.CW):  # torchattacks' loop with our two fixes
         inverse_tanh_space = PerExampleCW.inverse_tanh_space
         TANH_SHRINK = PerExampleCW.TANH_SHRINK
+        f = PerExampleCW.margin
 
     ref = ReferenceMapping(model, c=0.5, kappa=0, steps=30, lr=0.01)(x, y)
     torch.testing.assert_close(ours, ref)
@@ -244,12 +249,35 @@ def test_cw_says_when_it_did_not_converge(trained_plain):
     assert any("did not converge" in m and "cw.lr" in m for m in spec.last_messages)
 
 
+def test_cw_margin_is_right_when_every_logit_is_negative():
+    """torchattacks masks the true class with a 0 and takes the max: with
+    negative outputs (log-probabilities, as EOT feeds it) its margin is 0."""
+    logp = torch.log_softmax(torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0]]), dim=1)
+    y = torch.tensor([0, 0])
+    want = torch.tensor([logp[0, 0] - logp[0, 1], 0.0])  # second: misclassified, clamped at -κ = 0
+    model = torch.nn.Linear(3, 3)
+    torch.testing.assert_close(PerExampleCW(model, 1.0).margin(logp, y), want)
+    assert torch.equal(torchattacks.CW(model).f(logp, y), torch.zeros(2))  # the bug we work around
+
+
+def test_cw_with_eot_finds_adversarials_on_a_stochastic_model():
+    model, x, y = _train_on_templates("linear1")
+    x, y = x[:8], y[:8]
+    keep = mc_predict(model, x, 30).argmax(1) == y
+    x, y = x[keep], y[keep]
+    spec = make_attack("cw", c=10.0, steps=100, lr=0.05, binary_search_steps=1, eot_samples=8)
+    adv = spec.run(model, x, y)
+    moved = (adv - x).flatten(1).norm(dim=1) > 0.05
+    assert moved.sum() >= len(y) // 2
+    assert (mc_predict(model, adv[moved], 30).argmax(1) != y[moved]).float().mean() >= 0.5
+
+
 def test_per_example_cw_scales_f_per_example(trained_plain):
     model, x, y = trained_plain
     x, y = x[:6], y[:6]
     c = torch.tensor([0.1, 0.1, 0.1, 2.0, 2.0, 2.0])
     logits = model(x)
-    plain = torchattacks.CW(model, c=1.0).f(logits, y)
+    plain = PerExampleCW(model, 1.0).margin(logits, y)
     torch.testing.assert_close(PerExampleCW(model, c).f(logits, y), c * plain)
     same = PerExampleCW(model, torch.full((6,), 0.3))
     assert same.c == pytest.approx(0.3) and same._cvec is None

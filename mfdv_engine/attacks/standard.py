@@ -132,12 +132,19 @@ class PerExampleCW(torchattacks.CW):
     torchattacks computes ``cost = L2 + self.c * f(outputs, labels).sum()``;
     with a vector c we set ``self.c = 1`` and let ``f`` return ``c_i·f_i``, so
     the cost is ``L2 + Σ c_i f_i``. When all c_i are equal the scalar path of
-    torchattacks is used unchanged.
+    torchattacks is used.
 
-    One fix: torchattacks maps pixels of exactly 0 or 1 to w = ±inf in tanh
-    space, where the gradient is zero, so they can never move (most MNIST
-    pixels are 0 or 1: C&W then barely perturbs a digit). Carlini & Wagner's
-    reference code scales into the open interval first (× 0.999999); so do we.
+    Two fixes to torchattacks 3.5:
+
+    * it maps pixels of exactly 0 or 1 to w = ±inf in tanh space, where the
+      gradient is zero, so they can never move (most MNIST pixels are 0 or 1:
+      C&W then barely perturbs a digit). Carlini & Wagner's reference code
+      scales into the open interval first (× 0.999999); so do we.
+    * its margin masks the true class by *multiplying* with zero and takes
+      the max, so when every other logit is negative the "best other" is the
+      0 it wrote and the margin is 0 with no gradient. Log-probabilities (the
+      EOT :class:`ExpectationModel`'s outputs) are always negative: C&W with
+      EOT never moved. The margin here masks with −inf.
     """
 
     #: Carlini & Wagner's reference ``arctanh(x * 0.999999)`` (nn_robust_attacks, l2_attack.py)
@@ -145,6 +152,13 @@ class PerExampleCW(torchattacks.CW):
 
     def inverse_tanh_space(self, x):
         return torch.atanh((x * 2 - 1) * self.TANH_SHRINK)
+
+    def margin(self, outputs, labels):
+        """max_{j≠y} Z_j − Z_y clamped at −κ (untargeted; targeted: the other way round)."""
+        is_label = torch.nn.functional.one_hot(labels, outputs.shape[1]).bool()
+        other = outputs.masked_fill(is_label, float("-inf")).amax(1)
+        real = outputs.gather(1, labels[:, None]).squeeze(1)
+        return torch.clamp(other - real if self.targeted else real - other, min=-self.kappa)
 
     def __init__(self, model, c, kappa=0.0, steps=50, lr=0.01):
         super().__init__(model, c=1.0, kappa=kappa, steps=steps, lr=lr)
@@ -157,7 +171,7 @@ class PerExampleCW(torchattacks.CW):
             self._cvec = c
 
     def f(self, outputs, labels):
-        v = super().f(outputs, labels)
+        v = self.margin(outputs, labels)
         if self._cvec is None:
             return v
         return v * self._cvec.to(v.device, v.dtype)
