@@ -8,6 +8,7 @@ cooperatively (within one training step / one attack batch).
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import traceback
@@ -16,6 +17,11 @@ import weakref
 from PySide6.QtCore import QObject, QThread, Signal, Slot, Qt
 
 from .jobs import Job, JobContext
+
+#: modules jobs import on first use (see EngineWorker._warm_up)
+_PRELOAD = ("mfdv_engine.runs", "mfdv_engine.sweeps", "mfdv_engine.checklist", "mfdv_engine.boundaries",
+            "mfdv_engine.distributed", "mfdv_engine.models", "torch._dynamo")
+_WARM = False
 
 #: every worker ever created (tests check none is left running)
 _WORKERS: "weakref.WeakSet[EngineWorker]" = weakref.WeakSet()
@@ -55,6 +61,7 @@ class EngineWorker(QObject):
         self.thread.setObjectName("mfdv-engine-worker")
         self.moveToThread(self.thread)
         self._wake.connect(self._drain, Qt.QueuedConnection)
+        self.thread.started.connect(self._warm_up)
         _WORKERS.add(self)
 
     # ---------------------------------------------------------------- GUI side
@@ -103,6 +110,30 @@ class EngineWorker(QObject):
             pass
 
     # ---------------------------------------------------------------- worker thread
+    @Slot()
+    def _warm_up(self) -> None:
+        """Import what jobs import lazily, then move it out of the collector's view.
+
+        A first training run imports ~900 modules (torch._dynamo on the first
+        optimiser step, sympy, torch.distributed, ...). Left tracked, their
+        ~10^5 objects made each full collection during training a 40-150 ms
+        stall, and a collection in this thread holds the GIL, so the window froze
+        too. Done here, at start-up, the GUI stays live while it imports; queued
+        jobs wait for it.
+        """
+        global _WARM
+        if _WARM:
+            return
+        import gc
+        import importlib
+
+        for mod in _PRELOAD:
+            importlib.import_module(mod)
+        if not os.environ.get("MFDV_NO_GC_FREEZE"):  # same switch as app.settle_gc, to compare
+            gc.collect()
+            gc.freeze()
+        _WARM = True
+
     @Slot()
     def _drain(self) -> None:
         while not self._stopping:
