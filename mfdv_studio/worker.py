@@ -33,9 +33,12 @@ def running_workers() -> list["EngineWorker"]:
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
     """(one sentence for the user, details with the traceback)."""
-    from mfdv_engine.errors import MfdvError
+    from mfdv_engine.errors import DataError, MfdvError
 
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, DataError) and "--data-root" in str(exc):
+        # the engine speaks to the command line; here the folder is a preference
+        return f"{exc} (in MFDV Studio: File → Preferences… → Data folder)", details
     if isinstance(exc, MfdvError):
         return str(exc), details
     return (f"An internal error stopped the job ({type(exc).__name__}: {str(exc)[:200]}); "

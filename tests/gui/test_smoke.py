@@ -22,3 +22,19 @@ def test_app_without_project_uses_user_data_dir(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     assert (tmp_path / "data" / "demo.mfdv.h5").exists()
+
+
+def test_missing_data_error_names_the_preference(tmp_path):
+    from mfdv_engine.data import load_dataset
+    from mfdv_engine.errors import DataError
+    from mfdv_studio.worker import describe_error
+
+    try:
+        load_dataset("mnist", tmp_path)
+    except DataError as e:
+        sentence, details = describe_error(e)
+    else:
+        raise AssertionError("loading MNIST from an empty folder should fail")
+    assert "--data-root" in sentence and "File → Preferences… → Data folder" in sentence
+    assert "Traceback" in details and "Traceback" not in sentence
+
