@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.worker.job_started.connect(self.on_job_started, Qt.QueuedConnection)
         self.worker.job_finished.connect(self.on_job_finished, Qt.QueuedConnection)
         self.worker.job_failed.connect(self.on_job_failed, Qt.QueuedConnection)
+        self.worker.ready.connect(self.on_engine_ready, Qt.QueuedConnection)
         self.worker.start()
 
         # views
@@ -136,7 +137,7 @@ class MainWindow(QMainWindow):
 
         # status bar
         self.device_label = QLabel()
-        self.job_label = QLabel("idle")
+        self.job_label = QLabel("starting the engine (loading torch modules)…")
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setMaximumWidth(220)
@@ -495,6 +496,11 @@ class MainWindow(QMainWindow):
             self.worker.cancel()
 
     # ---------------------------------------------------------------- worker slots (GUI thread)
+    @Slot()
+    def on_engine_ready(self) -> None:
+        if not self.worker.busy():
+            self.job_label.setText("idle")
+
     @Slot(str)
     def on_job_started(self, title: str) -> None:
         self._job_t0 = time.monotonic()

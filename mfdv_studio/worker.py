@@ -51,6 +51,7 @@ class EngineWorker(QObject):
     job_started = Signal(str)              # title
     job_finished = Signal(str, object)     # title, result dict
     job_failed = Signal(str, str, str)     # title, one sentence, details
+    ready = Signal()                       # start-up imports done (see _warm_up)
     _wake = Signal()
 
     def __init__(self) -> None:
@@ -125,17 +126,20 @@ class EngineWorker(QObject):
         jobs wait for it.
         """
         global _WARM
-        if _WARM:
-            return
-        import gc
-        import importlib
+        if not _WARM:
+            import gc
+            import importlib
 
-        for mod in _PRELOAD:
-            importlib.import_module(mod)
-        if not os.environ.get("MFDV_NO_GC_FREEZE"):  # same switch as app.settle_gc, to compare
-            gc.collect()
-            gc.freeze()
-        _WARM = True
+            try:
+                for mod in _PRELOAD:
+                    importlib.import_module(mod)
+            except Exception:  # noqa: BLE001 — a job that needs the module will report it properly
+                pass
+            if not os.environ.get("MFDV_NO_GC_FREEZE"):  # same switch as app.settle_gc, to compare
+                gc.collect()
+                gc.freeze()
+            _WARM = True
+        self.ready.emit()
 
     @Slot()
     def _drain(self) -> None:

@@ -38,3 +38,7 @@ def test_missing_data_error_names_the_preference(tmp_path):
     assert "--data-root" in sentence and "File → Preferences… → Data folder" in sentence
     assert "Traceback" in details and "Traceback" not in sentence
 
+
+def test_status_bar_says_when_the_engine_is_ready(window, qtbot):
+    # the worker imports torch's lazily loaded modules first; the status bar says so, then "idle"
+    qtbot.waitUntil(lambda: window.job_label.text() == "idle", timeout=60_000)
