@@ -123,6 +123,8 @@ def _protocol_args(a: argparse.ArgumentParser) -> None:
     a.add_argument("--limit", type=int, default=1000, help="number of test examples n")
     a.add_argument("--reeval", type=int, default=3, help="independent MC re-predictions that judge success")
     a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--batch-size", type=int, default=250,
+                   help="examples attacked together (noise seeds are per batch; larger is faster on a GPU)")
     a.add_argument("--data-root")
     a.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     a.add_argument("--json", action="store_true")
@@ -190,8 +192,8 @@ def _attack_argv(args: argparse.Namespace) -> list[str]:
     for kv in args.param:
         out += ["--param", kv]
     for flag, value in (("--eps", args.eps), ("--mc", args.mc), ("--eot", args.eot), ("--limit", args.limit),
-                        ("--reeval", args.reeval), ("--seed", args.seed), ("--data-root", args.data_root),
-                        ("--device", args.device)):
+                        ("--reeval", args.reeval), ("--seed", args.seed), ("--batch-size", args.batch_size),
+                        ("--data-root", args.data_root), ("--device", args.device)):
         if value is not None:
             out += [flag, str(value)]
     if args.json:
@@ -359,7 +361,8 @@ def _prepare(args: argparse.Namespace, device=None):
     from .store import Project
     from .training import resolve_device
 
-    proto = Protocol(n=args.limit, mc_samples=args.mc, eot_samples=args.eot, reeval=args.reeval, seed=args.seed).validate()
+    proto = Protocol(n=args.limit, mc_samples=args.mc, eot_samples=args.eot, reeval=args.reeval, seed=args.seed,
+                     batch_size=args.batch_size).validate()
     project = Project.open(args.project)
     device = device if device is not None else resolve_device(args.device)
     cfg, ds, model = load_run(project, args.run, data_root=args.data_root, device=device, limit_test=proto.n)
@@ -380,11 +383,6 @@ def cmd_attack(args: argparse.Namespace) -> int:
     ctx = init_from_env(resolve_device(args.device))
     try:
         project, proto, device, cfg, ds, model = _prepare(args, device=ctx.device if ctx else None)
-        if ctx is not None and proto.n < ctx.world_size:
-            from .errors import ConfigError
-
-            raise ConfigError(f"--limit {proto.n} is smaller than the {ctx.world_size} processes; "
-                              "attack at least one example per process")
         return _run_rows(args, project, lambda on_row, on_progress, cancel: evaluate(
             model, ds.test, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
             dist=ctx), main=ctx is None or ctx.is_main)
@@ -427,9 +425,14 @@ def _run_rows(args, project, job, *, main: bool = True) -> int:
     from tqdm import tqdm
 
     bar = tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}", disable=not main)
+    from .errors import Cancelled
+
     if not main:
         try:
-            job(None, None, cancel)
+            with contextlib.redirect_stdout(sys.stderr):  # stdout carries rank 0's JSON only
+                job(None, None, cancel)
+        except Cancelled:
+            return 130
         finally:
             signal.signal(signal.SIGINT, prev)
         return 0
@@ -449,8 +452,6 @@ def _run_rows(args, project, job, *, main: bool = True) -> int:
                   f"{row.protocol_line()}  ({row.time_s:.1f} s)", file=sys.stderr)
         for m in row.messages:
             bar.write(f"    {m}", file=sys.stderr)
-
-    from .errors import Cancelled
 
     status = 0
     try:

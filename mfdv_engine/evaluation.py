@@ -139,28 +139,31 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
                     cancel: threading.Event | None = None, dist: "DistContext | None" = None) -> tuple[Row, Gallery | None]:
     """One table row: ``spec`` with gradients averaged over ``eot`` draws (1 = single sample).
 
-    With ``dist`` (a ``torchrun`` job) each rank attacks examples ``rank::world``
-    of the first n and the counts are summed over ranks; every rank returns
-    the same row (the gallery holds this rank's examples)."""
+    With ``dist`` (a ``torchrun`` job) the batches of ``proto.batch_size``
+    examples are dealt out to the ranks in turn and the counts summed; every
+    batch keeps its examples and its seeds, so the row is exactly the
+    single-process one, and every rank returns it (the gallery holds this
+    rank's examples, None for a rank that got no batch)."""
     model.eval()
     n = min(proto.n, len(split))
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
-    index = torch.arange(rank, n, world)  # the examples this process attacks
-    m = len(index)
+    bs = proto.batch_size
+    starts = range(rank * bs, n, world * bs)  # this process's batches
+    m = sum(min(bs, n - s) for s in starts)
     t0 = time.perf_counter()
     robust_all = torch.zeros(m, dtype=torch.bool)
     robust_cnt = torch.zeros(m)
     clean_ok = torch.zeros(m, dtype=torch.bool)
     g_parts: list[tuple] = []
     messages: list[str] = []
-    for start in range(0, m, proto.batch_size):
+    done = 0  # examples of this process finished
+    for first in starts:
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        end = min(start + proto.batch_size, m)
-        first = int(index[start])  # noise seeds follow the example, not the process: one process gives first == start
-        sel = index[start:end]
-        x = _to_float(split.x[sel]).to(device)
-        y = split.y[sel].to(device)
+        start, end = done, done + min(bs, n - first)  # positions in this process's arrays
+        x = _to_float(split.x[first:first + end - start]).to(device)
+        y = split.y[first:first + end - start].to(device)
+        done = end
         with rng_isolated(device, proto.seed + first):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
             p_clean = mc_predict(model, x, proto.mc_samples)
         ok = p_clean.argmax(1) == y
@@ -205,7 +208,7 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
         mc_samples=proto.mc_samples, n=n, seed=proto.seed, reeval=proto.reeval,
         clean_acc=n_clean / max(n, 1), robust_acc=k / max(n, 1),
         robust_acc_mean=cnt_sum / max(n, 1), ci_low=lo, ci_high=hi,
-        time_s=time.perf_counter() - t0, params={**params, "eot_samples": eot}, messages=messages,
+        time_s=time.perf_counter() - t0, params={**params, "eot_samples": eot, "batch_size": bs}, messages=messages,
     )
     return row, (_gallery(g_parts) if g_parts else None)  # None: a rank with no examples (n < processes)
 
