@@ -35,7 +35,7 @@ class TimingResult:
     def ratio(self, num: str, den: str) -> float:
         """Median over rounds of the per-round ratio: each round's two epochs ran
         back to back, so slow drifts of a shared machine cancel within a pair."""
-        pairs = [a / b for a, b in zip(self.times_s[num], self.times_s[den])]
+        pairs = [a / b for a, b in zip(self.times_s[num], self.times_s[den], strict=True)]
         return statistics.median(pairs)
 
     def ratios(self) -> dict[str, float]:

@@ -130,11 +130,11 @@ class EngineWorker(QObject):
             import gc
             import importlib
 
-            try:
-                for mod in _PRELOAD:
+            for mod in _PRELOAD:
+                try:
                     importlib.import_module(mod)
-            except Exception:  # noqa: BLE001 — a job that needs the module will report it properly
-                pass
+                except Exception:  # noqa: BLE001 — a job that needs the module reports it properly
+                    pass
             if not os.environ.get("MFDV_NO_GC_FREEZE"):  # same switch as app.settle_gc, to compare
                 gc.collect()
                 gc.freeze()

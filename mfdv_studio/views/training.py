@@ -190,6 +190,7 @@ class TrainingView(QWidget):
         """Show a stored run (not training now) as the main curves."""
         self.buffer.clear()
         self.load_existing(curves)
+        self.buffer.dirty = True  # also when the stored run has no points: clear the previous curves
         self.status.setText(label)
 
     # ---------------------------------------------------------------- overlays
