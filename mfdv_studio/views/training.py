@@ -108,6 +108,7 @@ class TrainingView(QWidget):
             # every repaint replays both axes' pictures over the whole plot, 55-60 ms
             # for the four plots in software rendering against 10 ms with this
             grid = pg.GridItem()
+            grid.setTickSpacing(x=[None, None], y=[None, None])  # two levels: ~10 lines and ~1 per view
             grid.setTextPen(None)
             grid.setPen(pg.mkPen(0, 0, 0, 40))
             p.addItem(grid, ignoreBounds=True)
