@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +34,7 @@ from torchvision import transforms  # noqa: E402
 from torchvision.datasets import VisionDataset  # noqa: E402
 
 from mfdv_engine.data import Split, iterate_batches  # noqa: E402
+from mfdv_engine.training import describe_device  # noqa: E402
 
 
 class PilImages(VisionDataset):
@@ -53,16 +53,6 @@ class PilImages(VisionDataset):
         if self.transform is not None:
             img = self.transform(img)
         return img, self.targets[i]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_images(n: int, data_root: str | None) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -144,7 +134,7 @@ def main() -> None:
         "images": what,
         "batch": args.batch,
         "repeats": args.repeats,
-        "cpu": f"{cpu_name()}, {torch.get_num_threads()} torch threads",
+        "cpu": describe_device(torch.device("cpu")),
         "device": "cpu" + (f" + cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else " (no CUDA)"),
         "torch": torch.__version__,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

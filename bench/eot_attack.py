@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import torchattacks  # noqa: E402
 
 from mfdv_engine.attacks import make_attack  # noqa: E402
 from mfdv_engine.models import create_model  # noqa: E402
+from mfdv_engine.training import describe_device  # noqa: E402
 
 
 def main() -> None:
@@ -58,7 +58,7 @@ def main() -> None:
         "batch": batch,
         "attack": "PGD-10 Linf eps=8/255",
         "eot_samples": 20,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+        "device": describe_device(device),
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "repeats": {k: len(v) for k, v in times.items()},
         "plain_s": round(med["plain"], 4),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import statistics
 import sys
 import time
@@ -25,24 +24,9 @@ import torch  # noqa: E402
 
 from mfdv_engine.models import create_model  # noqa: E402
 from mfdv_engine.stochastic import mc_predict  # noqa: E402
+from mfdv_engine.training import describe_device  # noqa: E402
 
 MODELS = (("lenet", 1, 28), ("resnet20", 3, 32), ("resnet18", 3, 32))
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def device_name(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(dev)})"
-    return f"cpu ({cpu_name()}, {torch.get_num_threads()} threads)"
 
 
 def main() -> None:
@@ -99,7 +83,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "mc_predict",
         "what": f"mc_predict({S} samples) time / one plain forward pass, stochastic=linear1, eval mode",
-        "device": device_name(dev),
+        "device": describe_device(dev),
         "torch": torch.__version__,
         "batch": args.batch,
         "samples": S,

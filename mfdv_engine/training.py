@@ -37,9 +37,23 @@ def resolve_device(name: str) -> torch.device:
 
 
 def describe_device(dev: torch.device) -> str:
+    """The device as reports and benchmarks name it (timings mean little without it)."""
     if dev.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(dev)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return f"cpu ({cpu_name()}, {torch.get_num_threads()} threads)"
+
+
+def cpu_name() -> str:
+    import platform
+    from pathlib import Path
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
