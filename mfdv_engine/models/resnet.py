@@ -9,21 +9,28 @@ from .base import Normalize
 from .registry import BackboneParts, register_model
 
 
+def projection_shortcut(in_planes: int, out_planes: int, stride: int) -> nn.Module:
+    """He et al.'s option B: a strided 1x1 convolution and batch norm."""
+    return nn.Sequential(nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False), nn.BatchNorm2d(out_planes))
+
+
+def _shortcut(in_planes: int, out_planes: int, stride: int, make) -> nn.Module:
+    return make(in_planes, out_planes, stride) if stride != 1 or in_planes != out_planes else nn.Identity()
+
+
 class BasicBlock(nn.Module):
+    """Two 3x3 convolutions; ``shortcut`` builds the downsampling path
+    (:func:`projection_shortcut`, or the CIFAR ResNets' parameter-free option A)."""
+
     expansion = 1
 
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, shortcut=projection_shortcut) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or in_planes != planes * self.expansion:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes * self.expansion, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes * self.expansion),
-            )
+        self.shortcut = _shortcut(in_planes, planes, stride, shortcut)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -42,12 +49,7 @@ class Bottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or in_planes != planes * self.expansion:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes * self.expansion, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes * self.expansion),
-            )
+        self.shortcut = _shortcut(in_planes, planes * self.expansion, stride, projection_shortcut)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))

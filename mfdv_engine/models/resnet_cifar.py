@@ -7,6 +7,7 @@ from torch import nn
 
 from .base import Normalize
 from .registry import BackboneParts, register_model
+from .resnet import BasicBlock
 
 
 class ShortcutA(nn.Module):
@@ -25,24 +26,6 @@ class ShortcutA(nn.Module):
         return F.pad(x, (0, 0, 0, 0, self.pad_lo, self.pad_hi))
 
 
-class BasicBlockA(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        if stride != 1 or in_planes != planes:
-            self.shortcut: nn.Module = ShortcutA(in_planes, planes, stride)
-        else:
-            self.shortcut = nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
 class CifarResNetBody(nn.Module):
     def __init__(self, n: int, widths: tuple[int, int, int], in_channels: int, mean, std) -> None:
         super().__init__()
@@ -54,7 +37,7 @@ class CifarResNetBody(nn.Module):
         for i, planes in enumerate(widths):
             for b in range(n):
                 stride = 2 if (i > 0 and b == 0) else 1
-                layers.append(BasicBlockA(in_planes, planes, stride))
+                layers.append(BasicBlock(in_planes, planes, stride, shortcut=ShortcutA))
                 in_planes = planes
         self.layers = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
