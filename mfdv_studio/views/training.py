@@ -1,6 +1,7 @@
 """Live training curves: plot items created once, fed by setData from a timer, one plot per tick."""
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -14,26 +15,85 @@ LAYER_RE = re.compile(r"^sigma_mean\[(.+)\]$")
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
-def smooth(y: np.ndarray, weight: float) -> np.ndarray:
-    """Exponential moving average (TensorBoard style), weight in [0, 1)."""
+def smooth(y: np.ndarray, weight: float, block: int = 256) -> np.ndarray:
+    """Exponential moving average (TensorBoard style, starting at y[0]), weight in [0, 1).
+
+    Vectorised in blocks: within a block y_j = w^(j+1)·acc + (1−w)·Σ_{i≤j} w^(j−i)·x_i,
+    one small matrix product, so a 20,000-point curve costs ~1 ms instead of
+    the 4 ms of a Python loop on every redraw."""
     if weight <= 0 or len(y) == 0:
         return y
-    out = np.empty_like(y, dtype=float)
-    acc = float(y[0])
-    for i, v in enumerate(y):
-        acc = weight * acc + (1 - weight) * float(v)
-        out[i] = acc
+    y = np.asarray(y, dtype=float)
+    gain, decay = _ema_kernel(float(weight), block)
+    out = np.empty_like(y)
+    acc = y[0]
+    for s in range(0, len(y), block):
+        x = y[s:s + block]
+        n = len(x)
+        out[s:s + n] = gain[:n, :n] @ x + decay[:n] * acc
+        acc = out[s + n - 1]
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _ema_kernel(weight: float, block: int) -> tuple[np.ndarray, np.ndarray]:
+    k = np.arange(block)
+    lag = k[:, None] - k[None, :]
+    gain = np.where(lag >= 0, weight ** np.maximum(lag, 0), 0.0) * (1 - weight)
+    return gain, weight ** (k + 1)
+
+
+def envelope(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, points: int = 1000):
+    """The min–max band on at most ``points`` bins (min of the minima, max of the
+    maxima per bin: the same envelope). pyqtgraph's FillBetweenItem rebuilds
+    its polygon from every point on each change: 45 ms at 20,000 points."""
+    if len(x) <= points:
+        return x, lo, hi
+    starts = np.arange(0, len(x), -(-len(x) // points))
+    return x[starts], np.minimum.reduceat(lo, starts), np.maximum.reduceat(hi, starts)
+
+
+class _Columns:
+    """Named float columns that grow by doubling, so reading them is a view, not a copy of every list."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.cols: dict[str, np.ndarray] = {"step": np.empty(64)}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.cols
+
+    def append(self, row: dict, x: float) -> None:
+        cap = len(self.cols["step"])
+        if self.n == cap:
+            for k, v in self.cols.items():
+                grown = np.full(2 * cap, np.nan)
+                grown[:cap] = v
+                self.cols[k] = grown
+            cap *= 2
+        self.cols["step"][self.n] = x
+        for k, v in row.items():
+            if k == "step":
+                continue
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                continue
+            if k not in self.cols:
+                self.cols[k] = np.full(cap, np.nan)
+            self.cols[k][self.n] = v
+        self.n += 1
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: v[:self.n] for k, v in self.cols.items()}
 
 
 class CurveBuffer:
     """Points received during a live run, per field: x (global step) and y."""
 
     def __init__(self) -> None:
-        self.step: dict[str, list[float]] = {}
-        self.step_x: list[float] = []
-        self.epoch: dict[str, list[float]] = {}
-        self.epoch_x: list[float] = []
+        self.step = _Columns()
+        self.epoch = _Columns()
         self.dirty = False
         self.points = 0
 
@@ -43,25 +103,19 @@ class CurveBuffer:
     def add(self, kind: str, row: dict) -> None:
         if kind not in ("step", "epoch"):
             return
-        xs, cols = (self.step_x, self.step) if kind == "step" else (self.epoch_x, self.epoch)
-        n = len(xs)
-        xs.append(float(row.get("step", n)))
-        for k, v in row.items():
-            try:
-                v = float(v)
-            except (TypeError, ValueError):
-                continue
-            col = cols.setdefault(k, [np.nan] * n)
-            col.append(v)
-        for col in cols.values():
-            if len(col) < n + 1:
-                col.append(np.nan)
+        cols = self.step if kind == "step" else self.epoch
+        cols.append(row, float(row.get("step", cols.n)))
         self.points += 1
         self.dirty = True
 
     def arrays(self) -> dict[str, dict[str, np.ndarray]]:
-        return {"step": {"step": np.array(self.step_x), **{k: np.array(v) for k, v in self.step.items()}},
-                "epoch": {"step": np.array(self.epoch_x), **{k: np.array(v) for k, v in self.epoch.items()}}}
+        return {"step": self.step.arrays(), "epoch": self.epoch.arrays()}
+
+
+def _thin(item: pg.PlotDataItem) -> None:
+    """Draw at most about one point per pixel column (long runs reach 10^4-10^5 points)."""
+    item.setDownsampling(auto=True, method="peak")
+    item.setClipToView(True)
 
 
 class _Line:
@@ -73,6 +127,9 @@ class _Line:
         faint.setAlpha(60)
         self.raw = plot.plot([], [], pen=pg.mkPen(faint, width=1, style=style)) if raw else None
         self.smooth = plot.plot([], [], pen=pg.mkPen(c, width=2, style=style), name=name)
+        for item in (self.raw, self.smooth):
+            if item is not None:
+                _thin(item)
 
     def set(self, x: np.ndarray, y: np.ndarray, weight: float) -> None:
         ok = np.isfinite(y) if len(y) else np.zeros(0, bool)
@@ -279,12 +336,15 @@ class TrainingView(QWidget):
                 self.p_sigma.addItem(hi)
                 self.p_sigma.addItem(fill)
                 mean = self.p_sigma.plot([], [], pen=pg.mkPen(color, width=2), name=f"σ {layer}")
+                _thin(mean)
                 self.sigma_items[layer] = (mean, lo, hi, fill)
             mean, lo, hi, _ = self.sigma_items[layer]
             x = s["step"]
             mean.setData(x, s.get(f"sigma_mean[{layer}]", np.full(len(x), np.nan)), connect="finite")
-            lo.setData(x, np.nan_to_num(s.get(f"sigma_min[{layer}]", np.zeros(len(x)))))
-            hi.setData(x, np.nan_to_num(s.get(f"sigma_max[{layer}]", np.zeros(len(x)))))
+            bx, blo, bhi = envelope(x, np.nan_to_num(s.get(f"sigma_min[{layer}]", np.zeros(len(x)))),
+                                    np.nan_to_num(s.get(f"sigma_max[{layer}]", np.zeros(len(x)))))
+            lo.setData(bx, blo)
+            hi.setData(bx, bhi)
         for layer in list(self.sigma_items):
             if layer not in layers:
                 for item in self.sigma_items.pop(layer):
