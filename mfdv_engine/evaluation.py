@@ -242,8 +242,11 @@ def evaluate(model: torch.nn.Module, split: Split, attacks: Iterable[AttackSpec]
     """Every attack, single-sample and (for stochastic models) EOT; rows in order.
     ``dist``: shard the examples over the ranks of a ``torchrun`` job (see :func:`evaluate_attack`)."""
     proto.validate()
+    attacks = list(attacks)
+    asked = {spec.name for spec in attacks}
+    stochastic = is_stochastic(model)
     rows = []
-    for spec in attacks:
+    for spec in _with_adaptive_counterparts(attacks, asked, stochastic):
         for eot in gradient_modes(spec, model, proto.eot_samples):
             row, gallery = evaluate_attack(model, split, spec, proto, eot=eot, device=device,
                                            on_progress=on_progress, cancel=cancel, dist=dist)
@@ -251,6 +254,18 @@ def evaluate(model: torch.nn.Module, split: Split, attacks: Iterable[AttackSpec]
             if on_row:
                 on_row(row, gallery)
     return rows
+
+
+def _with_adaptive_counterparts(attacks: list[AttackSpec], asked: set[str], stochastic: bool):
+    """Each attack, followed on a stochastic model by its adaptive counterpart
+    (AutoAttack → AutoAttack 'rand') when the attack cannot use EOT itself and
+    the counterpart was not asked for: no row of a stochastic model goes without
+    an adaptive one."""
+    for spec in attacks:
+        yield spec
+        extra = spec.adaptive_counterpart() if stochastic and not spec.supports_eot else None
+        if extra is not None and extra.name not in asked:
+            yield extra
 
 
 # ------------------------------------------------------------ run models

@@ -137,3 +137,18 @@ def test_input_slice_on_an_image(runs):
     sl = input_slice(model, x[0], y, (adv - x)[0], extent=0.5, resolution=9, mc_samples=3)
     assert sl["pred"].shape == (9, 9) and sl["p_true"].shape == (9, 9)
     assert int(sl["pred"][4, 4]) == y or sl["p_true"][4, 4] < 0.6  # centre is the clean example
+
+
+def test_autoattack_on_a_stochastic_model_brings_its_rand_version(runs):
+    """AutoAttack 'standard' cannot average gradients over the noise: on a
+    stochastic model its 'rand' version (APGD with EOT) is evaluated beside it."""
+    proto = Protocol(n=8, mc_samples=3, eot_samples=2, reeval=1)
+    aa = make_attack("autoattack", eps=0.1, n_iter=2, n_queries=10, eot_iter=2)
+    for which, expected in (("mfdv", ["autoattack", "autoattack-rand"]), ("plain", ["autoattack"])):
+        cfg, ds, model = _model(runs, which)
+        rows = evaluate(model, ds.test, [aa], proto, device=torch.device("cpu"))
+        assert [r.attack for r in rows] == expected
+    cfg, ds, model = _model(runs, "mfdv")
+    both = evaluate(model, ds.test, [aa, make_attack("autoattack-rand", eps=0.1, n_iter=2, eot_iter=2)], proto,
+                    device=torch.device("cpu"))
+    assert [r.attack for r in both] == ["autoattack", "autoattack-rand"]  # asked for: not added twice

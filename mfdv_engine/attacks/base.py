@@ -134,6 +134,12 @@ class AttackSpec:
         out.update(self._resolved())
         return out
 
+    def adaptive_counterpart(self) -> "AttackSpec | None":
+        """For an attack that cannot average gradients over the noise itself
+        (``supports_eot`` False): the variant that attacks a stochastic model
+        adaptively, evaluated beside it so that row never stands alone."""
+        return None
+
     def _resolved(self) -> dict:
         """Derived parameters (e.g. a default step size) to show in the protocol."""
         return {}

@@ -1,6 +1,7 @@
 """The built-in attacks (paper §4.2) and their registry entries."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -350,6 +351,10 @@ class AutoAttackSpec(AttackSpec):
             raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
         for k in ("eot_iter", "n_iter", "n_queries", "batch_size"):
             check_int(self.name, k, getattr(self, k), 1)
+
+    def adaptive_counterpart(self) -> "AutoAttackSpec | None":
+        # AutoAttack's own answer to randomised models: APGD with EOT
+        return dataclasses.replace(self, name="autoattack-rand", version="rand") if self.version == "standard" else None
 
     def _run(self, model, x, y, eot_samples):
         from pyautoattack import AutoAttack
