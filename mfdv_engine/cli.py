@@ -355,14 +355,20 @@ def _parse_eps(text: str | None) -> float | None:
     return float(v)
 
 
+def _protocol(args: argparse.Namespace):
+    from .evaluation import Protocol
+
+    return Protocol(n=args.limit, mc_samples=args.mc, eot_samples=args.eot, reeval=args.reeval, seed=args.seed,
+                    batch_size=args.batch_size).validate()
+
+
 def _prepare(args: argparse.Namespace, device=None):
     """Everything that can fail on bad input, before the project is touched."""
-    from .evaluation import Protocol, load_run
+    from .evaluation import load_run
     from .store import Project
     from .training import resolve_device
 
-    proto = Protocol(n=args.limit, mc_samples=args.mc, eot_samples=args.eot, reeval=args.reeval, seed=args.seed,
-                     batch_size=args.batch_size).validate()
+    proto = _protocol(args)
     project = Project.open(args.project)
     device = device if device is not None else resolve_device(args.device)
     cfg, ds, model = load_run(project, args.run, data_root=args.data_root, device=device, limit_test=proto.n)
@@ -378,7 +384,13 @@ def cmd_attack(args: argparse.Namespace) -> int:
     eps = _parse_eps(args.eps)
     specs = parse_attack_list(args.attacks, eps=eps, params=args.param)
     if args.nproc is not None and args.nproc != 1 and not launched_distributed():
-        _prepare(args)  # bad input (run, protocol, device) fails here, once, before any process starts
+        from .evaluation import checked_run
+        from .store import Project
+
+        # bad input fails here, once, before any process starts (the ranks load the model themselves)
+        _protocol(args)
+        resolve_device(args.device)
+        checked_run(Project.open(args.project), args.run)
         return _launch_nproc(args, _attack_argv(args))
     ctx = init_from_env(resolve_device(args.device))
     try:

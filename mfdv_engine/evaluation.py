@@ -270,15 +270,20 @@ def _with_adaptive_counterparts(attacks: list[AttackSpec], asked: set[str], stoc
 
 # ------------------------------------------------------------ run models
 
+def checked_run(project, run_id: str) -> RunConfig:
+    """The config of a run that can be attacked (it exists and has a finished epoch)."""
+    info = project.run(run_id)
+    if not project.has_checkpoint(run_id):
+        raise ProjectError(f"run {run_id!r} has no finished epoch (status {info.status}); train it before attacking it")
+    return RunConfig.from_dict(info.config)
+
+
 def load_run(project, run_id: str, *, data_root=None, device: torch.device, limit_test: int | None = None):
     """Rebuild a run's model from its config and last checkpoint (eval mode) with its test data."""
     from .data import load_dataset
     from .defenses import get_defense
 
-    info = project.run(run_id)
-    if not project.has_checkpoint(run_id):
-        raise ProjectError(f"run {run_id!r} has no finished epoch (status {info.status}); train it before attacking it")
-    cfg = RunConfig.from_dict(info.config)
+    cfg = checked_run(project, run_id)
     ds = load_dataset(cfg.data.name, data_root, limit_train=1, limit_test=limit_test)
     defense = get_defense(cfg.defense.name)
     model = defense.build_model(cfg.model, ds, defense.parse_params(cfg.defense.params))
