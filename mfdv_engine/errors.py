@@ -18,6 +18,10 @@ class DataError(MfdvError):
     """A data set cannot be found or read."""
 
 
+class DataNotFound(DataError):
+    """A data set is not in the data folder (the message says which files it expects)."""
+
+
 class ProjectError(MfdvError):
     """A project file cannot be opened, read or written."""
 

@@ -33,10 +33,10 @@ def running_workers() -> list["EngineWorker"]:
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
     """(one sentence for the user, details with the traceback)."""
-    from mfdv_engine.errors import DataError, MfdvError
+    from mfdv_engine.errors import DataNotFound, MfdvError
 
     details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    if isinstance(exc, DataError) and "--data-root" in str(exc):
+    if isinstance(exc, DataNotFound):
         # the engine speaks to the command line; here the folder is a preference
         return f"{exc} (in MFDV Studio: File → Preferences… → Data folder)", details
     if isinstance(exc, MfdvError):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, DataNotFound
 from ..resources import resources_dir
 from .base import Dataset, Split
 from .registry import register_dataset
@@ -282,7 +282,7 @@ def load_mnist(root: Path, download: bool) -> Dataset:
                     f"cannot read MNIST from {raw} ({exc}); replace {', '.join(MNIST_FILES)} with intact copies "
                     f"or allow downloads"
                 ) from None
-            raise DataError(
+            raise DataNotFound(
                 f"MNIST not found in {raw} (expected {', '.join(MNIST_FILES)}); pass --data-root pointing "
                 f"at the folder holding MNIST/raw, or allow downloads"
             ) from None
@@ -363,7 +363,7 @@ def _cifar_pickled(cls, root: Path, download: bool, folder_name: str, what: str)
         except RuntimeError as exc:
             if download:
                 raise _download_failed(what, root, exc) from None
-            raise DataError(
+            raise DataNotFound(
                 f"{what} not found or corrupted in {root / folder_name}; pass --data-root pointing at the "
                 f"folder holding {folder_name}, or allow downloads"
             ) from None
@@ -437,7 +437,7 @@ def load_cifar10(root: Path, download: bool) -> Dataset:
     elif (root / "cifar-10-batches-py").is_dir() or download:
         train, test, classes = _cifar_pickled(CIFAR10, root, download, "cifar-10-batches-py", "CIFAR-10")
     else:
-        raise DataError(
+        raise DataNotFound(
             f"CIFAR-10 not found in {root} (expected cifar-10-batches-py/ or cifar10-jpeg/train and "
             f"cifar10-jpeg/test with one folder per class); pass --data-root pointing at that folder, "
             f"or allow downloads"
@@ -489,7 +489,7 @@ def load_svhn(root: Path, download: bool) -> Dataset:
         except RuntimeError as exc:
             if download:
                 raise _download_failed("SVHN", folder, exc) from None
-            raise DataError(
+            raise DataNotFound(
                 f"SVHN not found or corrupted in {folder} (expected train_32x32.mat and test_32x32.mat); "
                 f"pass --data-root pointing at the folder holding SVHN/, or allow downloads"
             ) from None
@@ -535,7 +535,7 @@ def load_tiny_imagenet(root: Path, download: bool) -> Dataset:
             raise _download_failed("Tiny ImageNet", root, exc) from None
     annotations = base / "val" / "val_annotations.txt"
     if not (base / "train").is_dir() or not annotations.is_file():
-        raise DataError(
+        raise DataNotFound(
             f"Tiny ImageNet not found in {base} (expected {expected}); pass --data-root pointing at the "
             f"folder holding tiny-imagenet-200, or allow downloads"
         )
@@ -610,7 +610,7 @@ def load_imagenette(root: Path, download: bool) -> Dataset:
 
     found = [(name, size) for name, size in IMAGENETTE_FOLDERS if (root / name).is_dir()]
     if not found and not download:
-        raise DataError(
+        raise DataNotFound(
             f"Imagenette not found in {root} (expected imagenette2-160/train/<class>/ and "
             f"imagenette2-160/val/<class>/); pass --data-root pointing at the folder holding imagenette2-160, "
             f"or allow downloads"
@@ -668,7 +668,7 @@ def load_imagefolder(root: Path, download: bool) -> Dataset:
     train_dir = root / "train"
     test_dir = root / "test" if (root / "test").is_dir() else root / "val"
     if not train_dir.is_dir() or not test_dir.is_dir():
-        raise DataError(
+        raise DataNotFound(
             f"image folder {root} needs train/ and test/ sub-folders with one folder of images per class; "
             f"pass --data-root pointing at such a folder"
         )
