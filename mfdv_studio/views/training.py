@@ -95,7 +95,10 @@ class CurveBuffer:
         self.step = _Columns()
         self.epoch = _Columns()
         self.dirty = False
-        self.points = 0
+
+    @property
+    def points(self) -> int:
+        return self.step.n + self.epoch.n
 
     def clear(self) -> None:
         self.__init__()
@@ -105,7 +108,6 @@ class CurveBuffer:
             return
         cols = self.step if kind == "step" else self.epoch
         cols.append(row, float(row.get("step", cols.n)))
-        self.points += 1
         self.dirty = True
 
     def arrays(self) -> dict[str, dict[str, np.ndarray]]:
