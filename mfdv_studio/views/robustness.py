@@ -280,10 +280,16 @@ class RobustnessView(QWidget):
                 rs = sorted(rs, key=lambda r: float(r.get(xkey) or 0))
                 x = np.array([float(r.get(xkey) or 0) for r in rs])
                 y = np.array([r["robust_acc"] for r in rs])
+                lo = np.array([r.get("ci_low", r["robust_acc"]) for r in rs])
+                hi = np.array([r.get("ci_high", r["robust_acc"]) for r in rs])
                 color = pg.intColor(i, hues=8)
                 style = Qt.DashLine if grad == "single-sample" else Qt.SolidLine
+                ns = sorted({r.get("n") for r in rs})
                 plot.plot(x, y, pen=pg.mkPen(color, width=2, style=style), symbol="o", symbolBrush=color,
-                          name=f"{rid} {grad}")
+                          name=f"{rid} {grad}, MC-{rs[0].get('mc_samples')}, n={'/'.join(map(str, ns))}, 95% CI")
+                # ErrorBarItem ignores the plot's log mode: give it log10 x on the steps plot
+                plot.addItem(pg.ErrorBarItem(x=np.log10(x) if plot is self.p_steps else x, y=y, top=hi - y,
+                                             bottom=y - lo, beam=0, pen=pg.mkPen(color)))
 
     # ---------------------------------------------------------------- slots
     @Slot(QModelIndex, QModelIndex)

@@ -36,3 +36,25 @@ def test_envelope_keeps_the_extremes():
     bx, blo, bhi = envelope(x, lo, hi, points=500)
     assert len(bx) <= 500 and bx[0] == 0
     assert blo.min() == lo.min() and bhi.max() == hi.max()
+
+
+def test_sweep_plots_carry_intervals_and_protocol(qtbot):
+    import pyqtgraph as pg
+
+    from mfdv_studio.views.robustness import RobustnessView
+
+    view = RobustnessView()
+    qtbot.addWidget(view)
+    rows = []
+    for i, eps in enumerate((0.0, 0.1, 0.2)):
+        for grad in ("single-sample", "EOT-20"):
+            rows.append({"run_id": "r001", "attack": "pgd10", "norm": "Linf", "eps": eps, "steps": 10, "gradient": grad,
+                         "eot_samples": 20 if grad != "single-sample" else 1, "mc_samples": 15, "n": 200, "seed": 0,
+                         "reeval": 3, "clean_acc": 0.9, "robust_acc": 0.9 - 0.3 * i, "robust_acc_mean": 0.9 - 0.3 * i,
+                         "ci_low": 0.85 - 0.3 * i, "ci_high": 0.93 - 0.3 * i, "time_s": 1.0,
+                         "params": {"sweep": "eps"}, "messages": [], "key": f"pgd10|{eps}|{grad}|sweep=eps"})
+    view.set_rows(rows)
+    bars = [it for it in view.p_eps.items if isinstance(it, pg.ErrorBarItem)]
+    assert len(bars) == 2
+    names = [name for _, name in ((s, l.text) for s, l in view.p_eps.legend.items)]
+    assert all("MC-15" in n and "n=200" in n and "95% CI" in n for n in names), names
