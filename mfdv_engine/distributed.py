@@ -42,11 +42,15 @@ from .data.base import Split, iterate_batches
 from .errors import ConfigError
 
 
-def env_world_size() -> int:
+def _env_int(name: str, default: int) -> int:
     try:
-        return int(os.environ.get("WORLD_SIZE", "1"))
+        return int(os.environ.get(name, default))
     except ValueError:
-        return 1
+        return default
+
+
+def env_world_size() -> int:
+    return _env_int("WORLD_SIZE", 1)
 
 
 def launched_distributed() -> bool:
@@ -55,10 +59,7 @@ def launched_distributed() -> bool:
 
 
 def env_rank() -> int:
-    try:
-        return int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return 0
+    return _env_int("RANK", 0)
 
 
 def is_main_process() -> bool:

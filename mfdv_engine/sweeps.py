@@ -22,19 +22,18 @@ DEFAULT_EOT = (1, 5, 20, 80)
 
 def sweep_points(kind: str, values: Sequence[float] | None, eps: float, eot: int, stochastic: bool):
     """(attack spec, gradient samples) for every point of a sweep."""
+    modes = [1, eot] if stochastic and eot > 1 else [1]  # single-sample, and EOT for a stochastic model
     if kind == "eps":
         vals = values or DEFAULT_EPS
         if any(not 0 <= v <= 1 for v in vals):
             raise ConfigError("ε sweep values must lie in [0, 1]")
         specs = [make_attack("pgd", eps=float(v), steps=10, alpha=2.5 * float(v) / 10) for v in vals]
-        modes = [1, eot] if stochastic and eot > 1 else [1]
         return [(s, m) for s in specs for m in modes]
     if kind == "steps":
         vals = values or DEFAULT_STEPS
         if any(int(v) != v or v < 1 for v in vals):
             raise ConfigError("steps sweep values must be whole numbers ≥ 1")
         specs = [make_attack("pgd", eps=eps, steps=int(v), alpha=min(eps, 2.5 * eps / int(v))) for v in vals]
-        modes = [1, eot] if stochastic and eot > 1 else [1]
         return [(s, m) for s in specs for m in modes]
     if kind == "eot":
         vals = values or DEFAULT_EOT
