@@ -70,9 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     # --run-id: the spelling --nproc re-launches with (torchrun's parser takes --run for its own --run-path)
     a.add_argument("--run", "--run-id", dest="run", required=True, metavar="ID")
     a.add_argument("--attacks", required=True, help="comma-separated, e.g. fgsm,pgd10,pgd100,cw,pixel1,autoattack,"
-                   "autoattack-rand,square,eot-pgd")
+                   "autoattack-rand,square,eot-pgd,eot-apgd-ce,eot-square,transfer-sigma0; 'adaptive' = the adaptive "
+                   "suite (per-example worst case over the strongest members, each member's row kept)")
     a.add_argument("--param", action="append", default=[], metavar="ATTACK.KEY=VALUE",
-                   help="override an attack parameter, e.g. cw.kappa=1 or square.n_queries=1000")
+                   help="override an attack parameter, e.g. cw.kappa=1, square.n_queries=1000, "
+                        "adaptive.square_queries=1000 or adaptive.members=pgd10,eot-apgd-cw")
     _protocol_args(a)
     a.add_argument("--nproc", type=int, metavar="N",
                    help="shard the examples over N processes (one per GPU, or gloo on the CPU) via torch.distributed.run; "
@@ -82,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--project", required=True)
     w.add_argument("--run", required=True, metavar="ID")
     w.add_argument("--kind", required=True, choices=("eps", "steps", "eot"))
-    w.add_argument("--values", help="comma-separated points (fractions allowed); default: the paper's range")
+    w.add_argument("--values", help="comma-separated points (fractions allowed); default: the paper's range "
+                   "(eot: 1,2,5,10,20,50,100; steps: 1,...,1000)")
+    w.add_argument("--loss", choices=("ce", "cw"), help="PGD's loss: ce (cross-entropy) or cw (C&W margin); "
+                   "default: ce for eps (Figure 3), cw for steps and eot")
     _protocol_args(w)
 
     c = sub.add_parser("checklist", help="Athalye et al. obfuscated-gradient checklist, with the numbers behind each point")
@@ -94,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--dataset", required=True)
     tm.add_argument("--model", required=True)
     tm.add_argument("--defenses", default="none,mfdv,pgd-at")
-    tm.add_argument("--epochs", type=int, default=1, help="timed epochs per defense (a warm-up round is added when > 1)")
+    tm.add_argument("--epochs", type=int, default=1, help="timed epochs per defense; one untimed warm-up epoch per "
+                    "defense always runs first (cuDNN autotune, first-touch allocations)")
     tm.add_argument("--limit-train", type=int)
     tm.add_argument("--preset", default="mnist-lenet-mfdv", help="optimiser, batch size and defense parameters to use")
     tm.add_argument("--data-root")
@@ -102,12 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--json", action="store_true")
 
     rp = sub.add_parser("reproduce", help="train, evaluate and report one of the paper's tables")
-    rp.add_argument("experiment", help="table1, table2, table3, table4, table8, table9, fig3 or eot")
-    rp.add_argument("--scale", choices=("smoke", "paper"), default="smoke")
+    rp.add_argument("experiment", help="table1, table2, table3, table4, table8, table9, fig3, eot or lambda1 "
+                    "(MFDV's robustness against λ1, with the adaptive suite)")
+    rp.add_argument("--scale", choices=("smoke", "gpu", "paper"), default="smoke",
+                    help="smoke: CPU, minutes; gpu: one CUDA GPU, one run of at most ~9 minutes on an H100; "
+                    "paper: the paper's settings on a GPU (gpu and paper need CUDA)")
     rp.add_argument("--project", required=True)
     rp.add_argument("--data-root")
     rp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     rp.add_argument("--report", metavar="OUT.md", help="write the Markdown report here (default: print it)")
+    rp.add_argument("--lambda1", metavar="LIST", help="lambda1 study only: the λ1 values, e.g. 0,0.02,0.1 "
+                    "(default: 0,0.01,0.02,0.05,0.1,0.2,0.5)")
 
     e = sub.add_parser("export", help="write every robustness row (all protocol fields) to CSV")
     e.add_argument("--project", required=True)
@@ -119,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _protocol_args(a: argparse.ArgumentParser) -> None:
     a.add_argument("--eps", help="perturbation budget, e.g. 8/255 or 0.3 (default: each attack's own)")
     a.add_argument("--mc", type=int, default=15, help="Monte-Carlo draws per prediction (paper: 15)")
-    a.add_argument("--eot", type=int, default=20, help="noise draws per EOT gradient step (stochastic models)")
+    a.add_argument("--eot", type=int, help="noise draws per EOT gradient step on stochastic models, for every EOT "
+                   "attack including eot-pgd and the adaptive suite (default 20)")
     a.add_argument("--limit", type=int, default=1000, help="number of test examples n")
     a.add_argument("--reeval", type=int, default=3, help="independent MC re-predictions that judge success")
     a.add_argument("--seed", type=int, default=0)
@@ -358,8 +370,8 @@ def _parse_eps(text: str | None) -> float | None:
 def _protocol(args: argparse.Namespace):
     from .evaluation import Protocol
 
-    return Protocol(n=args.limit, mc_samples=args.mc, eot_samples=args.eot, reeval=args.reeval, seed=args.seed,
-                    batch_size=args.batch_size).validate()
+    return Protocol(n=args.limit, mc_samples=args.mc, eot_samples=20 if args.eot is None else args.eot,
+                    reeval=args.reeval, seed=args.seed, batch_size=args.batch_size).validate()
 
 
 def _prepare(args: argparse.Namespace, device=None):
@@ -378,26 +390,29 @@ def _prepare(args: argparse.Namespace, device=None):
 @command("attack")
 def cmd_attack(args: argparse.Namespace) -> int:
     from .distributed import init_from_env, launched_distributed
-    from .evaluation import evaluate, parse_attack_list
+    from .errors import ConfigError
+    from .evaluation import checked_run
+    from .store import Project
+    from .suite import evaluate_request, parse_attacks
     from .training import resolve_device
 
     eps = _parse_eps(args.eps)
-    specs = parse_attack_list(args.attacks, eps=eps, params=args.param)
+    specs, suite_over = parse_attacks(args.attacks, eps=eps, params=args.param, eot=args.eot)
+    _protocol(args)
     if args.nproc is not None and args.nproc != 1 and not launched_distributed():
-        from .evaluation import checked_run
-        from .store import Project
-
+        if suite_over is not None:
+            raise ConfigError("the adaptive suite runs in one process (it intersects per-example verdicts); drop --nproc")
         # bad input fails here, once, before any process starts (the ranks load the model themselves)
-        _protocol(args)
         resolve_device(args.device)
         checked_run(Project.open(args.project), args.run)
         return _launch_nproc(args, _attack_argv(args))
     ctx = init_from_env(resolve_device(args.device))
     try:
         project, proto, device, cfg, ds, model = _prepare(args, device=ctx.device if ctx else None)
-        return _run_rows(args, project, lambda on_row, on_progress, cancel: evaluate(
-            model, ds.test, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
-            dist=ctx), main=ctx is None or ctx.is_main)
+        return _run_rows(args, project, lambda on_row, on_progress, cancel: evaluate_request(
+            model, ds.test, specs, suite_over, proto, eps=eps if eps is not None else _default_eps(cfg),
+            device=device, on_row=on_row, on_progress=on_progress, cancel=cancel, dist=ctx),
+            main=ctx is None or ctx.is_main)
     finally:
         if ctx is not None:
             ctx.shutdown()
@@ -421,9 +436,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweeps import sweep_points
     from .stochastic import is_stochastic
 
-    sweep_points(args.kind, values, eps, proto.eot_samples, is_stochastic(model))  # validate before writing
+    sweep_points(args.kind, values, eps, proto.eot_samples, is_stochastic(model), args.loss)  # validate before writing
     return _run_rows(args, project, lambda on_row, on_progress, cancel: run_sweep(
-        model, ds.test, proto, kind=args.kind, device=device, eps=eps, values=values, on_row=on_row, cancel=cancel))
+        model, ds.test, proto, kind=args.kind, device=device, eps=eps, values=values, on_row=on_row, cancel=cancel,
+        loss=args.loss, on_progress=on_progress))
 
 
 def _run_rows(args, project, job, *, main: bool = True) -> int:
@@ -507,7 +523,8 @@ def cmd_timing(args: argparse.Namespace) -> int:
     defenses = [d.strip() for d in args.defenses.split(",") if d.strip()]
     res = time_defenses(args.dataset, args.model, defenses, base=load_preset(args.preset), epochs=args.epochs,
                         data_root=args.data_root, limit_train=args.limit_train, device=args.device,
-                        on_epoch=lambda d, r, t: print(f"{d:>8}: round {r}: {t:.2f} s", file=sys.stderr))
+                        on_epoch=lambda d, r, t: print(f"{d:>8}: {f'round {r}' if r else 'warm-up'}: {t:.2f} s",
+                                                       file=sys.stderr))
     if args.json:
         print(json.dumps(res.to_dict(), indent=2, sort_keys=True))
         return 0
@@ -521,14 +538,17 @@ def cmd_timing(args: argparse.Namespace) -> int:
 
 @command("reproduce")
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .lambda1 import parse_lambdas
     from .reproduce import reproduce
     from .runs import check_project_path
 
+    lambdas = parse_lambdas(args.lambda1, []) if args.lambda1 is not None else None
     check_project_path(args.project)
     argv = "mfdv reproduce " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
     with contextlib.redirect_stdout(sys.stderr):
         text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
-                         device=args.device, report=args.report, log=lambda m: print(m, file=sys.stderr), argv=argv)
+                         device=args.device, report=args.report, log=lambda m: print(m, file=sys.stderr), argv=argv,
+                         lambdas=lambdas)
     if not args.report:
         print(text)
     return 0

@@ -12,6 +12,7 @@ over ``eot_samples`` head draws, and both rows are kept.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -61,8 +62,8 @@ class Protocol:
             v = getattr(self, k)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{k} must be a positive whole number, got {v!r}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be zero or positive, got {self.seed}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**31 - 1, got {self.seed!r}")
         return self
 
 
@@ -90,17 +91,24 @@ class Row:
 
     @property
     def key(self) -> str:
-        sweep = self.params.get("sweep")
-        return f"{self.attack}|eps={self.eps:.6g}|steps={self.steps}|{self.gradient}" + (f"|sweep={sweep}" if sweep else "")
+        sweep, loss = self.params.get("sweep"), self.params.get("loss", "ce")
+        return (f"{self.attack}|eps={self.eps:.6g}|steps={self.steps}|{self.gradient}" + (f"|sweep={sweep}" if sweep else "")
+                + (f"|loss={loss}" if loss != "ce" else "")  # CE rows keep the keys they always had
+                + (f"|in={self.params['suite']}" if self.params.get("suite") else ""))  # a suite's member
 
     def protocol_line(self) -> str:
-        steps = f", {self.steps} steps" if self.steps else ""
+        steps = f", {self.steps} step{'s' if self.steps != 1 else ''}" if self.steps else ""
+        steps += f", {LOSS_NAMES.get(self.params['loss'], self.params['loss'])} loss" if "loss" in self.params else ""
         return (f"{self.attack} ({self.norm}, ε={_eps_str(self.eps, self.norm)}{steps}), gradients: {self.gradient}, "
                 f"prediction: MC-{self.mc_samples}, success re-judged on {self.reeval} draws, "
                 f"n={self.n}, seed={self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: how a row's ``params["loss"]`` reads in its protocol line
+LOSS_NAMES = {"ce": "cross-entropy", "cw": "C&W margin", "dlr": "DLR margin"}
 
 
 def _eps_str(eps: float, norm: str) -> str:
@@ -122,16 +130,42 @@ class Gallery:
     clean_conf: torch.Tensor
     adv_pred: torch.Tensor
     adv_conf: torch.Tensor
+    #: per-example arrays over all n examples (``robust``: 1 robust, 0 broken,
+    #: -1 clean prediction wrong; the suite adds ``broken_by``)
+    per_example: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+#: the gradient label of a deterministic model's rows: one pass, nothing to average
+DETERMINISTIC = "single pass (deterministic)"
+
+
+def gradient_label(eot: int, stochastic: bool = True) -> str:
+    if not stochastic:
+        return DETERMINISTIC
+    return f"EOT-{eot}" if eot > 1 else "single-sample"
 
 
 def gradient_modes(spec: AttackSpec, model: torch.nn.Module, eot_samples: int) -> list[int]:
-    """Single-sample always; EOT too where the model is stochastic and the attack can use it."""
-    modes = [1]
-    if is_stochastic(model) and spec.supports_eot and eot_samples > 1:
-        modes.append(eot_samples)
-    if spec.eot_samples > 1:  # an explicitly EOT attack (eot-pgd) keeps its own S only
-        modes = [spec.eot_samples]
-    return modes
+    """The one rule for which rows an attack gives: single-sample always; EOT too
+    where the model is stochastic and the attack can use it; an explicitly EOT
+    attack (eot-pgd) keeps its own S only; a deterministic model one single pass."""
+    if not is_stochastic(model):
+        return [1]
+    if spec.eot_samples > 1:
+        return [spec.eot_samples]
+    return [1, eot_samples] if spec.supports_eot and eot_samples > 1 else [1]
+
+
+@dataclass
+class Outcome:
+    """One attack's result on the first n examples: the row, its gallery and the
+    per-example verdicts (a suite intersects ``robust`` across its members)."""
+
+    row: Row
+    gallery: Gallery | None
+    robust: torch.Tensor  # (n,) bool: survived every re-judging draw
+    clean_ok: torch.Tensor  # (n,) bool: clean MC prediction correct
+    frac: torch.Tensor  # (n,) fraction of re-judging draws that were right
 
 
 def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, proto: Protocol, *,
@@ -144,57 +178,47 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
     batch keeps its examples and its seeds, so the row is exactly the
     single-process one, and every rank returns it (the gallery holds this
     rank's examples, None for a rank that got no batch)."""
+    out = evaluate_examples(model, split, spec, proto, eot=eot, device=device, on_progress=on_progress,
+                            cancel=cancel, dist=dist)
+    return out.row, out.gallery
+
+
+def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, proto: Protocol, *,
+                      eot: int, device: torch.device, on_progress: Progress | None = None,
+                      cancel: threading.Event | None = None, dist: "DistContext | None" = None) -> Outcome:
+    """:func:`evaluate_attack` with the per-example verdicts (of this rank's examples under ``dist``).
+
+    The protocol's seed seeds the attack; data-set dependent defaults (C&W's
+    learning rate) are resolved first, so the row records what actually ran.
+    A deterministic model is judged by one pass: MC-1, one re-judging, no EOT."""
     model.eval()
+    stochastic = is_stochastic(model)
+    mc, reeval, eot = (proto.mc_samples, proto.reeval, eot) if stochastic else (1, 1, 1)
     n = min(proto.n, len(split))
+    spec = dataclasses.replace(spec, seed=proto.seed).for_inputs(split.x[:1].shape)
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     bs = proto.batch_size
-    starts = range(rank * bs, n, world * bs)  # this process's batches
+    starts = list(range(rank * bs, n, world * bs))  # this process's batches
     m = sum(min(bs, n - s) for s in starts)
     t0 = time.perf_counter()
-    robust_all = torch.zeros(m, dtype=torch.bool)
-    robust_cnt = torch.zeros(m)
-    clean_ok = torch.zeros(m, dtype=torch.bool)
+    robust_all, robust_cnt, clean_ok = torch.zeros(m, dtype=torch.bool), torch.zeros(m), torch.zeros(m, dtype=torch.bool)
     g_parts: list[tuple] = []
     messages: list[str] = []
-    done = 0  # examples of this process finished
+    label = spec.gradient_text(eot) if stochastic and spec.gradient_text(eot) else gradient_label(eot, stochastic)
+    done = 0
     for first in starts:
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        start, end = done, done + min(bs, n - first)  # positions in this process's arrays
-        x = _to_float(split.x[first:first + end - start]).to(device)
-        y = split.y[first:first + end - start].to(device)
-        done = end
-        with rng_isolated(device, proto.seed + first):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
-            p_clean = mc_predict(model, x, proto.mc_samples)
-        ok = p_clean.argmax(1) == y
-        clean_ok[start:end] = ok.cpu()
-        idx = ok.nonzero().flatten()
-        batch_all = torch.zeros(end - start, dtype=torch.bool)
-        batch_cnt = torch.zeros(end - start)
-        p_adv_first = p_clean.clone()
-        x_adv_full = x.clone()
-        if idx.numel():
-            x_adv = spec.run(model, x[idx], y[idx], eot_samples=eot)
-            messages.extend(msg for msg in spec.last_messages if msg not in messages)
-            x_adv_full[idx] = x_adv
-            hits = torch.ones(idx.numel(), dtype=torch.bool, device=device)
-            cnt = torch.zeros(idx.numel(), device=device)
-            for r in range(proto.reeval):
-                with rng_isolated(device, proto.seed + 7919 * (r + 1) + first):
-                    p = mc_predict(model, x_adv, proto.mc_samples)
-                right = p.argmax(1) == y[idx]
-                hits &= right
-                cnt += right.float()
-                if r == 0:
-                    p_adv_first[idx] = p
-            batch_all[idx.cpu()] = hits.cpu()
-            batch_cnt[idx.cpu()] = cnt.cpu() / proto.reeval
-        robust_all[start:end] = batch_all
-        robust_cnt[start:end] = batch_cnt
+        k = min(bs, n - first)
+        x = _to_float(split.x[first:first + k]).to(device)
+        y = split.y[first:first + k].to(device)
+        part = _attack_batch(model, spec, x, y, eot, mc, reeval, proto.seed, first, messages)
+        robust_all[done:done + k], robust_cnt[done:done + k], clean_ok[done:done + k] = part[0], part[1], part[2]
+        done += k
         if sum(len(p[0]) for p in g_parts) < GALLERY_SIZE:
-            g_parts.append((x.cpu(), x_adv_full.cpu(), y.cpu(), p_clean.cpu(), p_adv_first.cpu()))
+            g_parts.append(part[3])
         if on_progress:
-            on_progress(f"{spec.name} ({'EOT-%d' % eot if eot > 1 else 'single-sample'})", end / m)
+            on_progress(f"{spec.name} ({label})", done / m)
     sums = torch.tensor([float(robust_all.sum()), float(clean_ok.sum()), float(robust_cnt.sum())], dtype=torch.float64)
     if dist is not None:
         sums = dist.all_reduce_sum(sums.to(dist.device)).cpu()
@@ -204,13 +228,47 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
     params = spec.protocol()
     row = Row(
         attack=spec.name, norm=spec.norm, eps=float(spec.eps), steps=params.get("steps"),
-        gradient=f"EOT-{eot}" if eot > 1 else "single-sample", eot_samples=eot,
-        mc_samples=proto.mc_samples, n=n, seed=proto.seed, reeval=proto.reeval,
+        gradient=label, eot_samples=eot, mc_samples=mc, n=n, seed=proto.seed, reeval=reeval,
         clean_acc=n_clean / max(n, 1), robust_acc=k / max(n, 1),
         robust_acc_mean=cnt_sum / max(n, 1), ci_low=lo, ci_high=hi,
         time_s=time.perf_counter() - t0, params={**params, "eot_samples": eot, "batch_size": bs}, messages=messages,
     )
-    return row, (_gallery(g_parts) if g_parts else None)  # None: a rank with no examples (n < processes)
+    gallery = _gallery(g_parts) if g_parts else None  # None: a rank with no examples (n < processes)
+    if gallery is not None and dist is None:
+        gallery.per_example["robust"] = robust_all.to(torch.int8) - (~clean_ok).to(torch.int8)
+    return Outcome(row, gallery, robust_all, clean_ok, robust_cnt)
+
+
+def _attack_batch(model, spec: AttackSpec, x, y, eot: int, mc: int, reeval: int, seed: int, first: int,
+                  messages: list[str]):
+    """(robust, robust fraction over draws, clean correct, gallery part) of one batch.
+    Every draw is seeded from the protocol seed and the batch's first index."""
+    device = x.device
+    with rng_isolated(device, seed + first):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
+        p_clean = mc_predict(model, x, mc)
+    ok = p_clean.argmax(1) == y
+    idx = ok.nonzero().flatten()
+    robust = torch.zeros(len(y), dtype=torch.bool)
+    frac = torch.zeros(len(y))
+    p_adv_first = p_clean.clone()
+    x_adv_full = x.clone()
+    if idx.numel():
+        x_adv = spec.run(model, x[idx], y[idx], eot_samples=eot)
+        messages.extend(msg for msg in spec.last_messages if msg not in messages)
+        x_adv_full[idx] = x_adv
+        hits = torch.ones(idx.numel(), dtype=torch.bool, device=device)
+        cnt = torch.zeros(idx.numel(), device=device)
+        for r in range(reeval):
+            with rng_isolated(device, seed + 7919 * (r + 1) + first):
+                p = mc_predict(model, x_adv, mc)
+            right = p.argmax(1) == y[idx]
+            hits &= right
+            cnt += right.float()
+            if r == 0:
+                p_adv_first[idx] = p
+        robust[idx.cpu()] = hits.cpu()
+        frac[idx.cpu()] = cnt.cpu() / reeval
+    return robust, frac, ok.cpu(), (x.cpu(), x_adv_full.cpu(), y.cpu(), p_clean.cpu(), p_adv_first.cpu())
 
 
 def _gallery(parts: list[tuple]) -> Gallery:
@@ -228,6 +286,7 @@ def gallery_arrays(g: Gallery) -> dict[str, "np.ndarray"]:
         "label": g.label.numpy(),
         "clean_pred": g.clean_pred.numpy(), "clean_conf": g.clean_conf.float().numpy(),
         "adv_pred": g.adv_pred.numpy(), "adv_conf": g.adv_conf.float().numpy(),
+        **{k: v.numpy() for k, v in g.per_example.items()},
     }
 
 
@@ -292,9 +351,13 @@ def load_run(project, run_id: str, *, data_root=None, device: torch.device, limi
     return cfg, ds, model.to(device).eval()
 
 
-def parse_attack_list(text: str, *, eps: float | None, params: list[str] = ()) -> list[AttackSpec]:
+def parse_attack_list(text: str, *, eps: float | None, params: list[str] = (), eot: int | None = None) -> list[AttackSpec]:
     """``fgsm,pgd10,cw`` plus ``cw.kappa=1``-style overrides; ``eps`` applies to every
-    ε-bounded attack (not to n-pixel attacks, whose budget is a pixel count)."""
+    ε-bounded attack (not to n-pixel attacks, whose budget is a pixel count);
+    ``eot`` (the protocol's EOT samples, when the user gave them) governs every
+    explicitly-EOT attack (eot-pgd) unless its own ``eot_samples`` says the same.
+    ``adaptive`` names the adaptive suite (see :mod:`mfdv_engine.suite`), which
+    :func:`split_suite` takes out before this is called."""
     from .config import parse_value
 
     names = [t.strip() for t in text.split(",") if t.strip()]
@@ -308,13 +371,21 @@ def parse_attack_list(text: str, *, eps: float | None, params: list[str] = ()) -
             raise ConfigError(f"--param expects ATTACK.KEY=VALUE, e.g. cw.kappa=1; got {item!r}")
         if name not in over:
             raise ConfigError(f"--param {item!r} names attack {name!r}, which is not in --attacks")
+        if field_ == "seed":
+            raise ConfigError(f"--param {item!r}: the protocol's --seed seeds every attack; use --seed instead")
         over[name][field_] = parse_value(raw)
     specs = []
     for name in names:
         kw = dict(over[name])
         if eps is not None and not name.startswith("pixel") and name != "cw":
             kw.setdefault("eps", eps)
-        specs.append(make_attack(name, **kw))
+        spec = make_attack(name, **kw)
+        if eot is not None and spec.eot_samples > 1:
+            if "eot_samples" in kw and kw["eot_samples"] != eot:
+                raise ConfigError(f"--eot {eot} and --param {name}.eot_samples={kw['eot_samples']} disagree; "
+                                  "give one of them")
+            spec = dataclasses.replace(spec, eot_samples=eot)
+        specs.append(spec)
     return specs
 
 

@@ -11,6 +11,7 @@ import torch
 from .config import RunConfig
 from .data import load_dataset
 from .errors import Cancelled, MfdvError, ProjectError, TrainingDiverged
+from .stochastic import is_stochastic
 from .store import Project
 from .training import EpochResult, EventSink, Trainer, describe_device, resolve_device
 
@@ -182,12 +183,14 @@ def _record(kind: str, row: dict[str, float], curves: dict[str, list[dict]], emi
 
 def _final(tr: Trainer, res: EpochResult) -> dict[str, Any]:
     row = res.row
+    n, mc = len(tr.dataset.test), tr.prediction_samples
+    how, short = ((f"Monte-Carlo average of {mc} noise draws", f"MC-{mc}") if is_stochastic(tr.model)
+                  else ("single pass (deterministic model)", "single pass"))
     return {
         "epoch": res.epoch,
         "clean_acc": row["test_acc"],
-        "clean_acc_protocol": f"Monte-Carlo average of {tr.tc.eval_mc_samples} noise draws, "
-                              f"n={len(tr.dataset.test)} test examples",
-        "clean_acc_short": f"MC-{tr.tc.eval_mc_samples}, n={len(tr.dataset.test)}",
+        "clean_acc_protocol": f"{how}, n={n} test examples",
+        "clean_acc_short": f"{short}, n={n}",
         "train_acc": row["train_acc"],
         "loss": row["loss"],
         "sigma_mean_start": tr.sigma_start,

@@ -7,6 +7,7 @@ cross-entropy pushes back (gradient −λ1/σ_i).
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Iterator
 
 import torch
@@ -87,6 +88,21 @@ def set_noise(model: nn.Module, enabled: bool) -> None:
     """Switch every noise source on or off (off = the σ = 0 ablation)."""
     for m in noise_modules(model):
         m.noise_enabled = enabled
+
+
+@contextlib.contextmanager
+def noise_off(model: nn.Module) -> Iterator[nn.Module]:
+    """The model with every noise source off (σ = 0) inside the block; each
+    module's own switch is restored afterwards, whatever it was."""
+    mods = noise_modules(model)
+    before = [m.noise_enabled for m in mods]
+    try:
+        for m in mods:
+            m.noise_enabled = False
+        yield model
+    finally:
+        for m, was in zip(mods, before):
+            m.noise_enabled = was
 
 
 def project_sigmas(model: nn.Module) -> None:

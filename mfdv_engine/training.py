@@ -19,7 +19,7 @@ from .config import RunConfig
 from .data import Dataset, iterate_batches
 from .defenses import get_defense
 from .errors import Cancelled, ConfigError, TrainingDiverged
-from .stochastic import mc_predict, sigma_stats
+from .stochastic import is_stochastic, mc_predict, sigma_stats
 
 if TYPE_CHECKING:
     from .distributed import DistContext
@@ -320,7 +320,9 @@ class Trainer:
         mean = sum(s[0] for s in sig.values()) / len(sig)
         chance = 1.0 / self.dataset.num_classes
         global_step = row["step"]
-        if global_step >= 100 and row["train_acc"] < 1.5 * chance and mean > 3 * max(self.sigma_start, 1e-3):
+        # from step 100, or half-way through the first epoch when epochs are shorter (small data sets)
+        if (global_step >= min(100, max(20, self.steps_per_epoch // 2)) and row["train_acc"] < 1.5 * chance
+                and mean > 3 * max(self.sigma_start, 1e-3)):
             raise TrainingDiverged(
                 f"training stopped {where}: training accuracy fell to chance ({row['train_acc']:.1%}) "
                 f"while mean σ ran away from {self.sigma_start:.3g} to {mean:.3g}; {self.defense.divergence_hint}"
@@ -328,7 +330,7 @@ class Trainer:
 
     def _epoch_row(self, epoch: int, total: _Window, train_time: float) -> dict[str, float]:
         total = self._reduce(total)
-        test_acc = self.evaluate(self.dataset.test, self.tc.eval_mc_samples)
+        test_acc = self.evaluate(self.dataset.test, self.prediction_samples)
         row: dict[str, float] = {
             "epoch": epoch,
             "step": epoch * self.steps_per_epoch,
@@ -343,6 +345,12 @@ class Trainer:
         }
         row.update(_flatten_sigma(sigma_stats(self.model)))
         return row
+
+    @property
+    def prediction_samples(self) -> int:
+        """MC draws per clean prediction: the config's for a stochastic model, 1 for a
+        deterministic one (more passes of a deterministic model would repeat one answer)."""
+        return self.tc.eval_mc_samples if is_stochastic(self.model) else 1
 
     @torch.no_grad()
     def evaluate(self, split, mc_samples: int, batch_size: int = 1000) -> float:

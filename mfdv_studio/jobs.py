@@ -85,19 +85,22 @@ def _store_rows(project, run_id: str, ctx: JobContext, runner) -> dict:
 
 def attack_job(project_path: str, run_id: str, attacks: str, *, eps: float | None, proto, params=(),
                data_root=None, device: str = "auto") -> Job:
-    from mfdv_engine.evaluation import evaluate, load_run, parse_attack_list
+    from mfdv_engine.evaluation import load_run
     from mfdv_engine.store import Project
+    from mfdv_engine.suite import evaluate_request, parse_attacks
     from mfdv_engine.training import resolve_device
 
-    specs = parse_attack_list(attacks, eps=eps, params=list(params))  # bad input fails before queueing
+    specs, suite_over = parse_attacks(attacks, eps=eps, params=list(params))  # bad input fails before queueing
     proto.validate()
 
     def fn(ctx: JobContext) -> dict:
         project = Project.open(project_path)
         dev = resolve_device(device)
         cfg, ds, model = load_run(project, run_id, data_root=data_root, device=dev, limit_test=proto.n)
-        return _store_rows(project, run_id, ctx, lambda on_row, on_progress, cancel: evaluate(
-            model, ds.test, specs, proto, device=dev, on_row=on_row, on_progress=on_progress, cancel=cancel))
+        e = eps if eps is not None else default_eps(cfg)
+        return _store_rows(project, run_id, ctx, lambda on_row, on_progress, cancel: evaluate_request(
+            model, ds.test, specs, suite_over, proto, eps=e, device=dev, on_row=on_row, on_progress=on_progress,
+            cancel=cancel))
 
     return Job("attack", f"Attack {run_id}: {attacks}", fn, {"run_id": run_id})
 
@@ -107,30 +110,25 @@ def default_eps(cfg) -> float:
 
 
 def sweep_job(project_path: str, run_id: str, kind: str, *, proto, eps: float | None = None, values=None,
-              data_root=None, device: str = "auto") -> Job:
+              data_root=None, device: str = "auto", loss: str | None = None) -> Job:
+    """``loss`` None: the sweep's default (CE for ε, the C&W margin for steps and EOT)."""
     from mfdv_engine.evaluation import load_run
-    from mfdv_engine.stochastic import is_stochastic
     from mfdv_engine.store import Project
-    from mfdv_engine.sweeps import run_sweep, sweep_points
+    from mfdv_engine.sweeps import run_sweep, sweep_loss
     from mfdv_engine.training import resolve_device
 
     proto.validate()
+    sweep_loss(kind, loss)  # an unknown kind or loss fails here, before the job starts
 
     def fn(ctx: JobContext) -> dict:
         project = Project.open(project_path)
         dev = resolve_device(device)
         cfg, ds, model = load_run(project, run_id, data_root=data_root, device=dev, limit_test=proto.n)
         e = eps if eps is not None else default_eps(cfg)
-        points = sweep_points(kind, values, e, proto.eot_samples, is_stochastic(model))
-        count = {"n": 0}
 
-        def runner(on_row, on_progress, cancel):
-            def row_cb(row, gallery):
-                count["n"] += 1
-                on_row(row, gallery)
-                on_progress(f"{kind} sweep", count["n"] / len(points))
+        def runner(on_row, on_progress, cancel):  # progress follows the whole sweep, point by point
             return run_sweep(model, ds.test, proto, kind=kind, device=dev, eps=e, values=values,
-                             on_row=row_cb, cancel=cancel)
+                             on_row=on_row, cancel=cancel, loss=loss, on_progress=on_progress)
 
         return _store_rows(project, run_id, ctx, runner)
 

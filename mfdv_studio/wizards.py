@@ -348,23 +348,26 @@ class AttackWizard(QWizard):
 
     def request(self) -> dict:
         """Everything the attack jobs need (validated by the engine)."""
-        from mfdv_engine.evaluation import parse_attack_list
+        from mfdv_engine.suite import parse_attacks
 
         eps = self.eps_value()
-        parse_attack_list(self.attacks.text(), eps=eps)
+        parse_attacks(self.attacks.text(), eps=eps)
         return {"runs": self.selected_runs(), "attacks": self.attacks.text(), "eps": eps,
                 "proto": self.protocol(), "device": self.device.currentText()}
 
     @Slot()
     def revalidate(self, *_) -> None:
         try:
-            from mfdv_engine.evaluation import parse_attack_list
+            from mfdv_engine.suite import parse_attacks
 
-            specs = parse_attack_list(self.attacks.text(), eps=self.eps_value())
+            specs, suite_over = parse_attacks(self.attacks.text(), eps=self.eps_value())
             self.attack_err.setText("")
             p = self.protocol()
             lines = [f"runs: {', '.join(self.selected_runs()) or '(none)'}"]
             lines += [f"• {s.name} ({s.norm}, ε={s.eps:.4g})" for s in specs]
+            if suite_over is not None:
+                lines.append("• adaptive suite: per-example worst case over PGD-10/100, EOT-APGD (CE, C&W), "
+                             "AutoAttack rand, EOT-Square and two transfer attacks (each member's row kept)")
             lines.append(f"prediction MC-{p.mc_samples}, EOT-{p.eot_samples} gradients on stochastic models "
                          f"(single-sample rows too), n={p.n}, success re-judged on {p.reeval} draws")
             self.summary.setText("\n".join(lines))

@@ -72,7 +72,7 @@ def test_registry_names_and_errors():
     p10, p100 = make_attack("pgd10", eps=0.3), make_attack("pgd100", eps=0.3)
     assert p10.protocol()["alpha"] == pytest.approx(0.03) and p100.protocol()["alpha"] == pytest.approx(0.003)
     assert make_attack("eot-pgd").protocol()["eot_samples"] == 20
-    cw = make_attack("cw").protocol()
+    cw = make_attack("cw").for_inputs((1, 3, 32, 32)).protocol()  # the paper's settings on CIFAR-like data
     assert (cw["lr"], cw["steps"], cw["c"], cw["binary_search_steps"], cw["kappa"]) == (5e-4, 1000, 1e-3, 9, 0.0)
     assert make_attack("pixel3").protocol()["steps"] == 75
 

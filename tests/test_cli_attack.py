@@ -36,7 +36,7 @@ def test_every_attack_lands_in_project_and_csv(project, data_root, tmp_path):
     assert attacks == set(ALL.split(","))
     grads = {(row["attack"], row["gradient"]) for row in rows}
     assert ("pgd10", "single-sample") in grads and ("pgd10", "EOT-3") in grads  # side by side
-    assert ("eot-pgd", "EOT-20") in grads
+    assert ("eot-pgd", "EOT-3") in grads  # --eot governs every EOT attack
     aa = [row for row in rows if row["attack"] == "autoattack"][0]
     assert any("random" in m.lower() for m in aa["messages"]), aa["messages"]  # AutoAttack's own warning surfaced
     out = tmp_path / "t.csv"
@@ -54,7 +54,8 @@ def test_pgd10_at_03_breaks_plain_lenet(project, data_root):
     p, ids = project
     rows = json.loads(mfdv("attack", "--project", p, "--run", ids["plain"], "--attacks", "pgd10", "--eps", "0.3",
                            "--limit", 300, "--data-root", data_root, "--json").stdout)
-    assert [r["gradient"] for r in rows] == ["single-sample"]
+    assert [r["gradient"] for r in rows] == ["single pass (deterministic)"]
+    assert (rows[0]["mc_samples"], rows[0]["eot_samples"], rows[0]["reeval"]) == (1, 1, 1)
     assert rows[0]["clean_acc"] > 0.95 and rows[0]["robust_acc"] < 0.05
 
 

@@ -8,7 +8,7 @@ from mfdv_engine.boundaries import feature_pca, input_slice, probability_grid
 from mfdv_engine.checklist import run_checklist
 from mfdv_engine.config import load_preset
 from mfdv_engine.data import load_dataset
-from mfdv_engine.evaluation import Protocol, evaluate, load_run, parse_attack_list, wilson_ci
+from mfdv_engine.evaluation import Protocol, evaluate, evaluate_examples, load_run, parse_attack_list, wilson_ci
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.runs import train_run
 from mfdv_engine.store import Project
@@ -44,7 +44,7 @@ def test_wilson_interval_against_hand_values():
 
 def test_stochastic_model_gets_single_and_eot_rows_plain_gets_single(runs):
     proto = Protocol(n=64, mc_samples=5, eot_samples=4, reeval=2)
-    for which, expected in (("mfdv", ["single-sample", "EOT-4"]), ("plain", ["single-sample"])):
+    for which, expected in (("mfdv", ["single-sample", "EOT-4"]), ("plain", ["single pass (deterministic)"])):
         cfg, ds, model = _model(runs, which)
         before = torch.get_rng_state()
         rows = evaluate(model, ds.test, [make_attack("pgd10", eps=0.3)], proto, device=torch.device("cpu"))
@@ -56,7 +56,9 @@ def test_stochastic_model_gets_single_and_eot_rows_plain_gets_single(runs):
                 assert d[f] is not None, f
             assert r.ci_low <= r.robust_acc <= r.ci_high
             assert r.robust_acc <= r.clean_acc
-            assert "MC-5" in r.protocol_line() and "n=64" in r.protocol_line()
+            assert ("MC-5" if which == "mfdv" else "MC-1") in r.protocol_line() and "n=64" in r.protocol_line()
+            if which == "plain":  # a deterministic model: one pass, no EOT, nothing to re-draw
+                assert (r.eot_samples, r.mc_samples, r.reeval) == (1, 1, 1)
 
 
 def test_pgd_at_eps_03_breaks_the_plain_model(runs):
@@ -87,6 +89,37 @@ def test_parse_attack_list_and_params():
         parse_attack_list("fgsm", eps=None, params=["pgd10.steps=3"])
     with pytest.raises(ConfigError, match="out of range"):
         parse_attack_list("fgsm", eps=1.5)
+    with pytest.raises(ConfigError, match="use --seed"):
+        parse_attack_list("pgd10", eps=None, params=["pgd10.seed=3"])
+
+
+def test_eot_option_governs_eot_pgd_and_conflicts_are_refused():
+    assert parse_attack_list("eot-pgd", eps=None)[0].eot_samples == 20
+    assert parse_attack_list("eot-pgd,pgd10", eps=None, eot=15)[0].eot_samples == 15
+    assert parse_attack_list("eot-pgd", eps=None, params=["eot-pgd.eot_samples=15"], eot=15)[0].eot_samples == 15
+    with pytest.raises(ConfigError, match="disagree"):
+        parse_attack_list("eot-pgd", eps=None, params=["eot-pgd.eot_samples=30"], eot=15)
+
+
+def test_protocol_seed_reseeds_the_attack(runs):
+    """--seed must change the random start (and noise draws), and the row records it."""
+    cfg, ds, model = _model(runs, "mfdv")
+    spec = make_attack("pgd10", eps=0.3)
+    got = {}
+    for seed in (0, 3):
+        proto = Protocol(n=16, mc_samples=2, eot_samples=1, reeval=1, seed=seed, batch_size=16)
+        out = evaluate_examples(model, ds.test, spec, proto, eot=1, device=torch.device("cpu"))
+        assert out.row.params["seed"] == seed and out.row.seed == seed
+        got[seed] = out.gallery.adv
+    assert not torch.equal(got[0], got[3])
+
+
+def test_cw_learning_rate_is_chosen_per_data_set():
+    spec = make_attack("cw")
+    assert spec.lr is None
+    assert spec.for_inputs((1, 1, 28, 28)).lr == pytest.approx(0.01)
+    assert spec.for_inputs((1, 3, 32, 32)).lr == pytest.approx(5e-4)
+    assert make_attack("cw", lr=0.1).for_inputs((1, 1, 28, 28)).lr == pytest.approx(0.1)
 
 
 def test_eot_sweep_has_one_row_per_sample_count(runs):

@@ -140,6 +140,16 @@ class AttackSpec:
         adaptively, evaluated beside it so that row never stands alone."""
         return None
 
+    def gradient_text(self, eot: int) -> str | None:
+        """How this attack's gradients are obtained, where the generic
+        single-sample / EOT-S label would mislead (transfer attacks); else None."""
+        return None
+
+    def for_inputs(self, shape) -> "AttackSpec":
+        """This attack with its data-set dependent defaults resolved for inputs of
+        ``shape`` (the row then records what ran); most attacks have none."""
+        return self
+
     def _resolved(self) -> dict:
         """Derived parameters (e.g. a default step size) to show in the protocol."""
         return {}
@@ -235,4 +245,4 @@ def make_attack(name: str, **overrides) -> AttackSpec:
 
 
 def _ensure_loaded() -> None:
-    from . import standard  # noqa: F401  (registers the built-in attacks)
+    from . import adaptive, autoattack, standard  # noqa: F401  (register the built-in attacks)

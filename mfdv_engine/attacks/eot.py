@@ -16,20 +16,49 @@ from torch import nn
 from ..errors import ConfigError
 from ..stochastic import mc_logprobs
 
-LOSSES = ("ce", "cw")
+LOSSES = ("ce", "cw", "dlr")
 
 
 def per_example_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "ce", kappa: float = 0.0) -> torch.Tensor:
-    """Loss to *maximise*, one value per row: cross-entropy, or the C&W margin
-    ``max_{j≠y} z_j − z_y`` clamped at ``kappa`` from above (as in C&W's f)."""
+    """Loss to *maximise*, one value per row: cross-entropy; the C&W margin
+    ``max_{j≠y} z_j − z_y`` clamped at ``kappa`` from above (as in C&W's f); or
+    AutoAttack's DLR margin ``−(z_y − max_{j≠y} z_j) / (z_π1 − z_π3)``."""
     if loss == "ce":
         return F.cross_entropy(logits.float(), y, reduction="none")
-    if loss == "cw":
+    if loss in ("cw", "dlr"):
         z = logits.float()
         real = z.gather(1, y[:, None]).squeeze(1)
         other = z.masked_fill(F.one_hot(y, z.shape[1]).bool(), float("-inf")).amax(1)
-        return torch.clamp(other - real, max=kappa)
+        if loss == "cw":
+            return torch.clamp(other - real, max=kappa)
+        top = z.sort(dim=1, descending=True).values
+        return (other - real) / (top[:, 0] - top[:, 2] + 1e-12)
     raise ConfigError(f"EOT loss {loss!r} is unknown; use one of {', '.join(LOSSES)}")
+
+
+def draw_logits(model: nn.Module, x: torch.Tensor, samples: int) -> torch.Tensor:
+    """(S, B, C) logits of ``samples`` noise draws: one trunk pass and the head on
+    the (S·B, D) block, or S full passes for models with ``noise_in_trunk``."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ConfigError(f"EOT samples {samples!r} is invalid; it must be an integer ≥ 1")
+    if getattr(model, "noise_in_trunk", False):
+        return torch.stack([model(x) for _ in range(samples)])
+    h = model.trunk(x)
+    hs = h.repeat((samples,) + (1,) * (h.dim() - 1)) if samples > 1 else h
+    return model.head(hs).view(samples, x.shape[0], -1)
+
+
+def eot_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int, loss: str = "ce",
+              kappa: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits of all draws (S, B, C), per-example loss averaged over the draws (B,),
+    ∂(Σ loss)/∂x): the EOT gradient at the cost of one trunk forward/backward."""
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        z = draw_logits(model, x, samples)
+        s, b = z.shape[0], z.shape[1]
+        per = per_example_loss(z.flatten(0, 1), y.repeat(s), loss, kappa).view(s, b).mean(0)
+        (grad,) = torch.autograd.grad(per.sum(), x)
+    return z.detach(), per.detach(), grad.detach()
 
 
 def eot_loss_and_grad(
@@ -37,19 +66,8 @@ def eot_loss_and_grad(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, ∂loss/∂x) of the mean over ``samples`` noise draws of the
     batch-summed per-draw loss. The trunk runs once (unless ``noise_in_trunk``)."""
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ConfigError(f"EOT samples {samples!r} is invalid; it must be an integer ≥ 1")
-    x = x.detach().requires_grad_(True)
-    if getattr(model, "noise_in_trunk", False):
-        total = sum(per_example_loss(model(x), y, loss, kappa).sum() for _ in range(samples)) / samples
-    else:
-        h = model.trunk(x)
-        hs = h.repeat((samples,) + (1,) * (h.dim() - 1)) if samples > 1 else h
-        logits = model.head(hs)
-        ys = y.repeat(samples) if samples > 1 else y
-        total = per_example_loss(logits, ys, loss, kappa).sum() / samples
-    (grad,) = torch.autograd.grad(total, x)
-    return total.detach(), grad.detach()
+    _, per, grad = eot_terms(model, x, y, samples, loss, kappa)
+    return per.sum(), grad
 
 
 class ExpectationModel(nn.Module):

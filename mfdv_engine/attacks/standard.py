@@ -10,9 +10,10 @@ import torch
 import torchattacks
 from torch import nn
 
+from ..defaults import cw_lr
 from ..errors import ConfigError
-from .base import AttackSpec, capture_messages, check_int, check_range, register_attack
-from .eot import ExpectationModel, eot_loss_and_grad
+from .base import AttackSpec, check_int, check_range, register_attack
+from .eot import LOSSES, ExpectationModel, eot_loss_and_grad
 
 
 def _predict(model: nn.Module, x: torch.Tensor, eot_samples: int) -> torch.Tensor:
@@ -35,15 +36,17 @@ def pgd_eot(
     steps: int,
     random_start: bool,
     eot_samples: int,
+    loss: str = "ce",
 ) -> torch.Tensor:
     """Linf PGD with the head-only EOT gradient; the step rule of torchattacks.PGD
-    (ascent along sign(grad), projection onto the eps ball, clamp to [0, 1])."""
+    (ascent along sign(grad), projection onto the eps ball, clamp to [0, 1]).
+    ``loss`` "cw" ascends the unclamped margin max_{j≠y} z_j − z_y instead of CE."""
     x = x.detach()
     x_adv = x.clone()
     if random_start:
         x_adv = torch.clamp(x_adv + torch.empty_like(x_adv).uniform_(-eps, eps), 0, 1).detach()
     for _ in range(steps):
-        _, grad = eot_loss_and_grad(model, x_adv, y, eot_samples)
+        _, grad = eot_loss_and_grad(model, x_adv, y, eot_samples, loss=loss, kappa=math.inf)
         x_adv = x_adv.detach() + alpha * grad.sign()
         delta = torch.clamp(x_adv - x, min=-eps, max=eps)
         x_adv = torch.clamp(x + delta, min=0, max=1).detach()
@@ -76,12 +79,16 @@ class FGSMAttack(AttackSpec):
 class PGDAttack(AttackSpec):
     """Linf PGD. ``alpha`` None means eps/steps (pgd10: eps/10, pgd100: eps/100).
     ``restarts`` > 1 reruns from new random starts and keeps, per example, the
-    first adversarial that fools the model."""
+    first adversarial that fools the model. ``loss``: "ce" (cross-entropy;
+    torchattacks.PGD for single-sample gradients) or "cw" (the C&W margin
+    max_{j≠y} z_j − z_y, not clamped, so it keeps pushing past the boundary;
+    our head-only loop for single-sample and EOT alike)."""
 
     steps: int = 10
     alpha: float | None = None
     random_start: bool = True
     restarts: int = 1
+    loss: str = "ce"
 
     supports_eot = True
 
@@ -95,6 +102,8 @@ class PGDAttack(AttackSpec):
             check_range(self.name, "alpha", self.alpha, 0.0, 1.0)
         if not isinstance(self.random_start, bool):
             raise ConfigError(f"attack {self.name!r}: random_start {self.random_start!r} must be true or false")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"attack {self.name!r}: loss {self.loss!r} is unknown; use one of {', '.join(LOSSES)}")
 
     @property
     def step_size(self) -> float:
@@ -111,12 +120,12 @@ class PGDAttack(AttackSpec):
             if idx.numel() == 0:
                 break
             xs, ys = x[idx], y[idx]
-            if eot_samples == 1:
+            if eot_samples == 1 and self.loss == "ce":
                 atk = torchattacks.PGD(model, eps=self.eps, alpha=self.step_size, steps=self.steps, random_start=self.random_start)
                 adv = atk(xs, ys)
             else:
                 adv = pgd_eot(model, xs, ys, eps=self.eps, alpha=self.step_size, steps=self.steps,
-                              random_start=self.random_start, eot_samples=eot_samples)
+                              random_start=self.random_start, eot_samples=eot_samples, loss=self.loss)
             best[idx] = adv
             if self.restarts > 1:
                 fooled = _predict(model, adv, eot_samples) != ys
@@ -185,6 +194,9 @@ class CWAttack(AttackSpec):
 
     A minimal-perturbation attack: ``eps`` 0 means unbounded; with eps > 0 an
     adversarial whose L2 exceeds eps is discarded (the clean input is returned).
+    ``lr`` None picks the learning rate per data set (:mod:`mfdv_engine.defaults`:
+    the paper's 5e-4 for CIFAR-like inputs, 0.01 for MNIST-like ones, where 5e-4
+    cannot move the saturated pixels and would report a plain model as robust).
     """
 
     norm: str = "L2"
@@ -192,7 +204,7 @@ class CWAttack(AttackSpec):
     c: float = 1e-3
     kappa: float = 0.0
     steps: int = 1000
-    lr: float = 5e-4
+    lr: float | None = None
     binary_search_steps: int = 9
 
     supports_eot = True
@@ -203,11 +215,17 @@ class CWAttack(AttackSpec):
             raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; C&W is an L2 attack")
         check_range(self.name, "c", self.c, 1e-12, 1e10)
         check_range(self.name, "kappa", self.kappa, 0.0)
-        check_range(self.name, "lr", self.lr, 1e-12, 10.0)
+        if self.lr is not None:
+            check_range(self.name, "lr", self.lr, 1e-12, 10.0)
         check_int(self.name, "steps", self.steps, 1)
         check_int(self.name, "binary_search_steps", self.binary_search_steps, 1)
 
+    def for_inputs(self, shape) -> "CWAttack":
+        return self if self.lr is not None else dataclasses.replace(self, lr=cw_lr(shape))
+
     def _run(self, model, x, y, eot_samples):
+        if self.lr is None:
+            return self.for_inputs(x.shape)._run(model, x, y, eot_samples)
         target = ExpectationModel(model, eot_samples) if eot_samples > 1 else model
         n = len(x)
         c = torch.full((n,), float(self.c), device=x.device)
@@ -322,79 +340,3 @@ class PixelAttack(AttackSpec):
         target = ExpectationModel(model, eot_samples) if eot_samples > 1 else model
         atk = BatchedOnePixel(target, pixels=self.pixels, steps=self.steps, popsize=self.popsize, inf_batch=self.inf_batch)
         return atk(x, y)
-
-
-# --------------------------------------------------------------------------
-# AutoAttack and Square (pyautoattack, the official implementation)
-# --------------------------------------------------------------------------
-@register_attack("autoattack", version="standard")
-@register_attack("autoattack-rand", version="rand")
-@dataclass(frozen=True)
-class AutoAttackSpec(AttackSpec):
-    """pyautoattack.AutoAttack on the raw model. 'standard' = APGD-CE, APGD-T,
-    FAB-T, Square; 'rand' = APGD-CE + APGD-DLR with its own EOT (``eot_iter``
-    draws). Its randomised-defense checks and log lines land in ``last_messages``.
-    ``n_iter``/``n_queries`` override AutoAttack's 100 iterations / 5000 queries
-    (only for quick tests; the protocol records them)."""
-
-    version: str = "standard"
-    eot_iter: int = 20
-    n_iter: int = 100
-    n_queries: int = 5000
-    batch_size: int = 250
-
-    def validate(self) -> None:
-        super().validate()
-        if self.version not in ("standard", "rand"):
-            raise ConfigError(f"attack {self.name!r}: version {self.version!r} is unknown; use 'standard' or 'rand'")
-        if self.norm not in ("Linf", "L2"):
-            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
-        for k in ("eot_iter", "n_iter", "n_queries", "batch_size"):
-            check_int(self.name, k, getattr(self, k), 1)
-
-    def adaptive_counterpart(self) -> "AutoAttackSpec | None":
-        # AutoAttack's own answer to randomised models: APGD with EOT
-        return dataclasses.replace(self, name="autoattack-rand", version="rand") if self.version == "standard" else None
-
-    def _run(self, model, x, y, eot_samples):
-        from pyautoattack import AutoAttack
-
-        with capture_messages(self.last_messages, ("auto-attack",)):
-            aa = AutoAttack(model, device=x.device, eps=float(self.eps), norm=self.norm, seed=self.seed, version=self.version)
-            aa.apgd.n_iter = self.n_iter
-            aa.apgd_targeted.n_iter = self.n_iter
-            aa.fab.n_iter = self.n_iter
-            aa.square.n_queries = self.n_queries
-            if self.version == "rand":
-                aa.apgd.eot_iter = self.eot_iter
-            x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=self.batch_size)
-        return x_adv
-
-
-@register_attack("square")
-@dataclass(frozen=True)
-class SquareSpec(AttackSpec):
-    """pyautoattack's Square attack (score-based, margin loss), 5000 queries."""
-
-    n_queries: int = 5000
-    p_init: float = 0.8
-    n_restarts: int = 1
-
-    supports_eot = True
-
-    def validate(self) -> None:
-        super().validate()
-        if self.norm not in ("Linf", "L2"):
-            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
-        check_int(self.name, "n_queries", self.n_queries, 1)
-        check_int(self.name, "n_restarts", self.n_restarts, 1)
-        check_range(self.name, "p_init", self.p_init, 1e-6, 1.0)
-
-    def _run(self, model, x, y, eot_samples):
-        from pyautoattack.square import SquareAttack
-
-        target = ExpectationModel(model, eot_samples) if eot_samples > 1 else model
-        with capture_messages(self.last_messages, ("auto-attack",)), torch.no_grad():
-            atk = SquareAttack(target, norm=self.norm, n_queries=self.n_queries, eps=float(self.eps), p_init=self.p_init,
-                               n_restarts=self.n_restarts, seed=self.seed, verbose=False, device=x.device)
-            return atk.perturb(x, y)

@@ -23,12 +23,15 @@ def to_pixmap(img: np.ndarray, size: int) -> QPixmap:
     return QPixmap.fromImage(q.copy()).scaled(size, size, Qt.KeepAspectRatio, Qt.FastTransformation)
 
 
-def triplets(g: dict, eps: float | None) -> tuple[list[dict], float]:
+def triplets(g: dict, eps: float | None, members: list[dict] | None = None) -> tuple[list[dict], float]:
     """Per example: clean, amplified perturbation, adversarial (all in [0, 1]), labels; and the factor.
 
     The perturbation δ = adv − clean is shown as 0.5 + k·δ with one fixed k for
     the whole row, k = 0.5 / level, level = ε (or the largest |δ| when ε does not
-    bound the perturbation), so ±ε maps to black/white.
+    bound the perturbation), so ±ε maps to black/white. "success" is the row's
+    own verdict where stored (every re-judging draw; for a suite, any member),
+    else the first re-prediction; a suite's examples name the member that broke
+    them first (``members``: the suite row's params).
     """
     clean = g["clean"].astype(np.float32) / 255.0
     adv = g["adv"].astype(np.float32)
@@ -38,11 +41,19 @@ def triplets(g: dict, eps: float | None) -> tuple[list[dict], float]:
     out = []
     for i in range(len(clean)):
         y, cp, ap = int(g["label"][i]), int(g["clean_pred"][i]), int(g["adv_pred"][i])
-        out.append({
-            "clean": clean[i], "pert": 0.5 + k * delta[i], "adv": adv[i], "label": y,
-            "clean_pred": cp, "clean_conf": float(g["clean_conf"][i]), "adv_pred": ap,
-            "adv_conf": float(g["adv_conf"][i]), "attacked": cp == y, "success": cp == y and ap != y,
-        })
+        t = {"clean": clean[i], "pert": 0.5 + k * delta[i], "adv": adv[i], "label": y,
+             "clean_pred": cp, "clean_conf": float(g["clean_conf"][i]), "adv_pred": ap,
+             "adv_conf": float(g["adv_conf"][i]), "attacked": cp == y, "success": cp == y and ap != y, "by": ""}
+        if "broken_by" in g and i < len(g["broken_by"]):
+            b = int(g["broken_by"][i])
+            t["success"] = b >= 0
+            if b >= 0 and members and b < len(members):
+                t["by"] = f"broken by {members[b]['attack']}"
+            elif b == -1:
+                t["by"] = "survived every member"
+        elif "robust" in g and i < len(g["robust"]):
+            t["success"] = int(g["robust"][i]) == 0
+        out.append(t)
     return out, k
 
 
@@ -67,6 +78,10 @@ class _Cell(QFrame):
             if key == "adv":
                 lab.setStyleSheet("font-size: 9px; color: %s" % ("#b00020" if t["success"] else "#145214"))
             lay.addWidget(lab, 1, col, Qt.AlignCenter)
+        if t["by"]:
+            by = QLabel(t["by"])
+            by.setStyleSheet("font-size: 9px")
+            lay.addWidget(by, 2, 0, 1, 3, Qt.AlignCenter)
 
     def mousePressEvent(self, e) -> None:
         self.clicked.emit(self.i)
@@ -160,7 +175,7 @@ class GalleryView(QWidget):
                 if np.asarray(g["clean"]).ndim != 4:
                     self.legend.setText("this run's inputs are not images; see the decision-boundary view instead")
                 else:
-                    self.items, self.factor = triplets(g, row.get("eps"))
+                    self.items, self.factor = triplets(g, row.get("eps"), row.get("params", {}).get("members"))
                     self.legend.setText(
                         f"{len(self.items)} examples · columns: clean | perturbation δ shown as 0.5 + {self.factor:.3g}·δ "
                         f"(×{self.factor:.3g}, ±{0.5 / self.factor:.3g} → black/white) | adversarial · "
@@ -193,7 +208,8 @@ class GalleryView(QWidget):
         lay = QHBoxLayout(d)
         for key, cap in (("clean", f"clean: pred {t['clean_pred']} ({t['clean_conf']:.0%})"),
                          ("pert", f"perturbation ×{self.factor:.3g}"),
-                         ("adv", f"adversarial: pred {t['adv_pred']} ({t['adv_conf']:.0%})")):
+                         ("adv", f"adversarial: pred {t['adv_pred']} ({t['adv_conf']:.0%})"
+                                 + (f" · {t['by']}" if t["by"] else ""))):
             box = QVBoxLayout()
             img = QLabel()
             img.setPixmap(to_pixmap(t[key], 320))

@@ -1,0 +1,216 @@
+"""Adaptive attacks on stochastic models: the members of the adaptive suite
+that torchattacks and pyautoattack do not provide as such.
+
+* ``eot-apgd``: pyautoattack's APGD (its step-size schedule, restarts and
+  checkpoints unchanged) fed with head-only EOT gradients through APGD's own
+  hook for models that supply loss and gradient themselves.
+* ``eot-square``: pyautoattack's Square attack with every query's margin and
+  loss averaged over S noise draws, so one lucky draw neither stops an
+  example nor locks in a candidate (AutoAttack issue #56).
+* ``transfer-sigma0`` / ``transfer-expectation``: APGD-CE crafted on the same
+  network with its noise switched off, or on its expectation (log of the
+  MC-averaged softmax), then judged on the stochastic model as usual.
+
+The EOT members are registered with ``eot_samples=20`` (like ``eot-pgd``): on
+their own they give one EOT row, and ``--eot`` sets their S.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..stochastic import noise_off
+from .base import AttackSpec, capture_messages, check_int, register_attack
+from .autoattack import SquareSpec
+from .eot import ExpectationModel, draw_logits, eot_terms
+
+APGD_LOSSES = ("ce", "cw", "dlr")
+
+
+class EOTGradients:
+    """What pyautoattack's APGD calls instead of the model when ``is_tf_model``
+    is set: ``get_logits_loss_grad_*(x, y)`` returning (logits, per-example
+    loss, gradient). Here the loss is averaged over ``samples`` noise draws with
+    one trunk pass (the EOT gradient), so APGD runs with ``eot_iter = 1``.
+
+    ``judge`` picks the logits APGD uses to record successes: 'draw' (one noisy
+    draw, as AutoAttack's ``rand`` version sees the model) or 'mean' (the
+    MC-averaged prediction of the same draws). ``margin`` is the loss behind
+    APGD's 'dlr' slot: 'dlr' itself or the C&W margin 'cw'."""
+
+    def __init__(self, model: nn.Module, samples: int, *, judge: str = "draw", margin: str = "dlr") -> None:
+        self.model, self.samples, self.judge, self.margin = model, samples, judge, margin
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self._judged(draw_logits(self.model, x, self.samples))
+
+    def get_logits_loss_grad_xent(self, x, y):
+        return self._terms(x, y, "ce")
+
+    def get_logits_loss_grad_dlr(self, x, y):
+        return self._terms(x, y, self.margin)
+
+    def _terms(self, x, y, loss):
+        z, per, grad = eot_terms(self.model, x, y, self.samples, loss)
+        return self._judged(z), per, grad
+
+    def _judged(self, z: torch.Tensor) -> torch.Tensor:
+        if self.judge == "draw":
+            return z[-1]
+        return torch.logsumexp(torch.log_softmax(z.float(), -1), 0)  # log-mean-softmax up to a constant
+
+
+def head_only_apgd(apgd, model: nn.Module, samples: int, *, judge: str = "draw", margin: str = "dlr") -> None:
+    """Point a pyautoattack APGD object at head-only EOT gradients over ``samples`` draws."""
+    apgd.model = EOTGradients(model, samples, judge=judge, margin=margin)
+    apgd.is_tf_model = True
+    apgd.eot_iter = 1
+
+
+@register_attack("eot-apgd-ce", loss="ce", eot_samples=20)
+@register_attack("eot-apgd-cw", loss="cw", eot_samples=20)
+@register_attack("eot-apgd-dlr", loss="dlr", eot_samples=20)
+@dataclass(frozen=True)
+class EOTAPGDSpec(AttackSpec):
+    """APGD (pyautoattack) with head-only EOT gradients over ``eot_samples`` draws,
+    ``restarts`` random restarts and APGD's step-size schedule; successes are
+    recorded on the MC-averaged prediction of the same draws."""
+
+    loss: str = "ce"
+    n_iter: int = 100
+    restarts: int = 2
+
+    supports_eot = True
+
+    def validate(self) -> None:
+        super().validate()
+        if self.norm not in ("Linf", "L2"):
+            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
+        if self.loss not in APGD_LOSSES:
+            raise ConfigError(f"attack {self.name!r}: loss {self.loss!r} is unknown; use one of {', '.join(APGD_LOSSES)}")
+        check_int(self.name, "n_iter", self.n_iter, 1)
+        check_int(self.name, "restarts", self.restarts, 1)
+
+    def _run(self, model, x, y, eot_samples):
+        from pyautoattack.autopgd_base import APGDAttack
+
+        with capture_messages(self.last_messages, ("auto-attack",)):
+            apgd = APGDAttack(model, n_iter=self.n_iter, norm=self.norm, n_restarts=self.restarts, eps=float(self.eps),
+                              seed=self.seed, loss="ce" if self.loss == "ce" else "dlr", device=x.device)
+            head_only_apgd(apgd, model, eot_samples, judge="mean", margin=self.loss)
+            return apgd.perturb(x, y)
+
+
+@functools.cache
+def _eot_square_class():
+    """pyautoattack's SquareAttack whose margin and loss are means over S draws
+    (built on first use: pyautoattack is imported lazily)."""
+    from pyautoattack.square import SquareAttack
+
+    class EOTSquareAttack(SquareAttack):
+        def __init__(self, model: nn.Module, samples: int, **kw) -> None:
+            super().__init__(ExpectationModel(model, samples), **kw)
+            self.net, self.samples = model, samples
+
+        def margin_and_loss(self, x, y):
+            return eot_margin_and_loss(self.net, x, y, self.samples, self.loss)
+
+    return EOTSquareAttack
+
+
+def eot_margin_and_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int,
+                        loss: str = "margin") -> tuple[torch.Tensor, torch.Tensor]:
+    """Square's (margin, loss) per example, each the mean over ``samples`` draws
+    of the per-draw value (margin = z_y − max_{j≠y} z_j; loss 'ce' = −CE)."""
+    with torch.no_grad():
+        z = draw_logits(model, x, samples).float()
+        s = z.shape[0]
+        ys = y.expand(s, -1)
+        real = z.gather(2, ys[..., None]).squeeze(-1)
+        other = z.masked_fill(F.one_hot(ys, z.shape[-1]).bool(), float("-inf")).amax(-1)
+        margin = (real - other).mean(0)
+        if loss == "ce":
+            ce = F.cross_entropy(z.flatten(0, 1), ys.flatten(), reduction="none").view(s, -1).mean(0)
+            return margin, -ce
+        return margin, margin
+
+
+@register_attack("eot-square", eot_samples=20)
+@dataclass(frozen=True)
+class EOTSquareSpec(SquareSpec):
+    """Square (pyautoattack, margin loss) with each query's margin averaged over
+    ``eot_samples`` draws; returns every example's best point (not only those a
+    final single draw calls fooled), so the MC re-judging decides. A restart
+    retries the examples whose averaged margin is still positive."""
+
+    def _run(self, model, x, y, eot_samples):
+        best = x.clone()
+        todo = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        with capture_messages(self.last_messages, ("auto-attack",)), torch.no_grad():
+            atk = _eot_square_class()(model, eot_samples, norm=self.norm, n_queries=self.n_queries, eps=float(self.eps),
+                                      p_init=self.p_init, n_restarts=1, seed=self.seed, verbose=False, device=x.device)
+            atk.init_hyperparam(x)
+            for _ in range(self.n_restarts):
+                idx = todo.nonzero().flatten()
+                if idx.numel() == 0:
+                    break
+                _, best[idx] = atk.attack_single_run(x[idx], y[idx])
+                margin, _ = eot_margin_and_loss(model, best[idx], y[idx], eot_samples)
+                todo[idx[margin <= 0]] = False
+        return best
+
+
+@dataclass(frozen=True)
+class _TransferSpec(AttackSpec):
+    """APGD-CE (``n_iter`` steps, the highest-loss point of every example)
+    crafted on a surrogate of the same network, judged on the stochastic model."""
+
+    n_iter: int = 100
+
+    def validate(self) -> None:
+        super().validate()
+        if self.norm not in ("Linf", "L2"):
+            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
+        check_int(self.name, "n_iter", self.n_iter, 1)
+
+    def _apgd(self, source: nn.Module, x, y):
+        from pyautoattack.autopgd_base import APGDAttack
+
+        with capture_messages(self.last_messages, ("auto-attack",)):
+            apgd = APGDAttack(source, n_iter=self.n_iter, norm=self.norm, n_restarts=1, eps=float(self.eps),
+                              seed=self.seed, loss="ce", device=x.device)
+            return apgd.perturb(x, y, best_loss=True)
+
+
+@register_attack("transfer-sigma0")
+@dataclass(frozen=True)
+class TransferSigma0Spec(_TransferSpec):
+    """Transfer from the same network with every noise source switched off (σ = 0)."""
+
+    def gradient_text(self, eot: int) -> str:
+        return "transfer from σ=0"
+
+    def _run(self, model, x, y, eot_samples):
+        with noise_off(model):
+            return self._apgd(model, x, y)
+
+
+@register_attack("transfer-expectation", eot_samples=20)
+@dataclass(frozen=True)
+class TransferExpectationSpec(_TransferSpec):
+    """Transfer from the model's expectation: the log of the softmax averaged over
+    ``eot_samples`` draws (fresh draws at every APGD step)."""
+
+    supports_eot = True
+
+    def gradient_text(self, eot: int) -> str:
+        return f"transfer from EOT-{eot} expectation"
+
+    def _run(self, model, x, y, eot_samples):
+        return self._apgd(ExpectationModel(model, eot_samples), x, y)
