@@ -5,7 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPoint, Qt, Slot
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QPoint, Qt, Slot
 from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDockWidget,
                                QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMainWindow, QMenu,
@@ -284,8 +284,8 @@ class MainWindow(QMainWindow):
             self.run_model.appendRow([name, s, a])
         for i in range(self.run_model.rowCount()):
             if self.run_model.item(i, 0).data(Qt.UserRole) in selected:
-                self.explorer.selectionModel().select(self.run_model.index(i, 0),
-                                                      self.explorer.selectionModel().Select | self.explorer.selectionModel().Rows)
+                self.explorer.selectionModel().select(  # (the enum is not reachable through the instance in PySide6)
+                    self.run_model.index(i, 0), QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
         self.explorer.resizeColumnToContents(0)
         self.robustness.set_rows(rows)
         names = {i.run_id: i.name for i in self.runs}
@@ -480,9 +480,11 @@ class MainWindow(QMainWindow):
     def run_sweep(self, kind: str) -> None:
         rid = self._target_run()
         if rid:
-            values = [0, 2 / 255, 8 / 255, 32 / 255, 0.1, 0.2, 0.3] if kind == "eps" else [1, 2, 5, 10, 20, 50]
+            values = {"eps": [0, 2 / 255, 8 / 255, 32 / 255, 0.1, 0.2, 0.3], "steps": [1, 2, 5, 10, 20, 50],
+                      "eot": [1, 2, 5, 10, 20, 50, 100]}[kind]
             self.submit(jobs.sweep_job(str(self.project_path), rid, kind, proto=Protocol(n=200, eot_samples=10),
-                                       values=values, data_root=self.data_root(), device=self.default_device()))
+                                       values=values, data_root=self.data_root(), device=self.default_device(),
+                                       loss=self.robustness.sweep_loss_choice()))
 
     @Slot(str)
     def compute_boundaries(self, run_id: str) -> None:

@@ -61,12 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     shot(win, "training")
     win.start_attack(["r001"], "fgsm,pgd10", eps=None, proto=Protocol(n=128, eot_samples=5), device="cpu")
     wait(3)
-    win.run_sweep("eps")
-    wait(4)
+    win.explorer.setCurrentIndex(win.run_model.index(0, 0))  # the sweeps attack the image model r001
+    for i, kind in enumerate(("eps", "steps", "eot")):
+        win.run_sweep(kind)
+        wait(4 + i)
     win.submit(__import__("mfdv_studio.jobs", fromlist=["checklist_job"]).checklist_job(
         str(win.project_path), "r001", proto=Protocol(n=64, eot_samples=5), device="cpu", square_queries=100))
-    wait(5)
+    wait(7)
     win.tabs.setCurrentWidget(win.robustness)
+    win.robustness.lower.setCurrentWidget(win.robustness.sweeps)  # the checklist result switched to its tab
     shot(win, "robustness")
     rows = win.robustness.model.rows()
     key = next(r["key"] for r in rows if r["attack"] == "pgd10" and r["gradient"] != "single-sample")
@@ -74,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     win.tabs.setCurrentWidget(win.gallery)
     shot(win, "gallery")
     win.compute_boundaries("r002")
-    wait(6)
+    wait(8)
     win.tabs.setCurrentWidget(win.boundaries)
     shot(win, "boundaries-moons")
     win.compute_boundaries("r001")
-    wait(7)
+    wait(9)
     shot(win, "boundaries-image")
     w = NewRunWizard(win, default_device="cpu")
     w.set_value("defense.lambda1", "-1")

@@ -1,30 +1,18 @@
-"""Robustness tables (every number with its protocol), the checklist, and sweep plots."""
+"""Robustness tables (every number with its protocol), the checklist, and the sweep plots (:mod:`.sweeps`)."""
 from __future__ import annotations
 
 import csv
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QSplitter, QTableView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from .sweeps import LOSS_NAMES, SweepPlots, eps_text, gradient_order
 
 COLUMNS = ["run", "attack", "ε", "steps", "gradient", "EOT", "MC", "n", "clean", "robust", "95% CI", "time (s)"]
 SORT_ROLE = Qt.UserRole + 1
-
-
-def eps_text(eps, norm: str = "Linf") -> str:
-    if eps is None:
-        return ""
-    k = float(eps) * 255
-    if norm == "Linf" and eps > 0 and abs(k - round(k)) < 1e-6:
-        return f"{int(round(k))}/255"
-    return f"{float(eps):.4g}"
-
-
-def _gradient_order(g: str) -> tuple:
-    return (0, 0) if g == "single-sample" else (1, int(g.split("-")[-1]) if g.split("-")[-1].isdigit() else 0)
 
 
 class EvalTableModel(QAbstractTableModel):
@@ -39,7 +27,7 @@ class EvalTableModel(QAbstractTableModel):
         # single-sample and EOT rows of the same attack adjacent
         self._rows = sorted(rows, key=lambda r: (r.get("run_id", ""), r.get("params", {}).get("sweep") or "",
                                                  r.get("attack", ""), float(r.get("eps") or 0), r.get("steps") or 0,
-                                                 _gradient_order(r.get("gradient", ""))))
+                                                 gradient_order(r.get("gradient", ""))))
         self.endResetModel()
 
     def add_row(self, row: dict) -> None:
@@ -90,8 +78,9 @@ class EvalTableModel(QAbstractTableModel):
             name = r.get("run_name")
             return f"{name} ({r.get('run_id')})" if name else str(r.get("run_id", ""))
         if c == 1:
-            sweep = r.get("params", {}).get("sweep")
-            return r.get("attack", "") + (f" [{sweep} sweep]" if sweep else "")
+            sweep, loss = r.get("params", {}).get("sweep"), r.get("params", {}).get("loss")
+            return (r.get("attack", "") + (f", {LOSS_NAMES.get(loss, loss)}" if loss and loss != "ce" else "")
+                    + (f" [{sweep} sweep]" if sweep else ""))
         if c == 2:
             return eps_text(r.get("eps"), r.get("norm", "Linf"))
         if c == 3:
@@ -117,7 +106,7 @@ class EvalTableModel(QAbstractTableModel):
     @staticmethod
     def _sort_value(r: dict, c: int):
         if c == 4:
-            return float(_gradient_order(r.get("gradient", ""))[1])
+            return float(gradient_order(r.get("gradient", ""))[1])
         if c == 2:
             return float(r.get("eps") or 0)
         if c == 3:
@@ -146,8 +135,8 @@ class EvalProxy(QSortFilterProxyModel):
                 return str(a) < str(b)
         m = self.sourceModel()
         ra, rb = m.row_dict(left.row()), m.row_dict(right.row())
-        ka = (ra.get("attack", ""), float(ra.get("eps") or 0), _gradient_order(ra.get("gradient", "")))
-        kb = (rb.get("attack", ""), float(rb.get("eps") or 0), _gradient_order(rb.get("gradient", "")))
+        ka = (ra.get("attack", ""), float(ra.get("eps") or 0), gradient_order(ra.get("gradient", "")))
+        kb = (rb.get("attack", ""), float(rb.get("eps") or 0), gradient_order(rb.get("gradient", "")))
         return ka < kb
 
 
@@ -194,20 +183,7 @@ class RobustnessView(QWidget):
         self.protocol.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.table.selectionModel().currentRowChanged.connect(self._show_protocol)
 
-        b_attack = QPushButton("New attack evaluation…")
-        b_attack.clicked.connect(self.attack_requested)
-        b_check = QPushButton("Run checklist")
-        b_check.clicked.connect(self.checklist_requested)
-        b_eps = QPushButton("ε sweep")
-        b_eps.clicked.connect(self._eps_sweep)
-        b_steps = QPushButton("steps sweep")
-        b_steps.clicked.connect(self._steps_sweep)
-        b_csv = QPushButton("Export CSV…")
-        b_csv.clicked.connect(self._export_dialog)
-        top = QHBoxLayout()
-        top.addWidget(self.filter, 1)
-        for b in (b_attack, b_check, b_eps, b_steps, b_csv):
-            top.addWidget(b)
+        top = self._build_toolbar()
 
         self.checklist = QTreeWidget()
         self.checklist.setHeaderLabels(["", "check", "evidence"])
@@ -217,22 +193,12 @@ class RobustnessView(QWidget):
         self.checklist.header().setSectionResizeMode(1, QHeaderView.Interactive)
         self.checklist.setColumnWidth(1, 330)
 
-        self.sweeps = pg.GraphicsLayoutWidget()
-        self.sweeps.setBackground("w")
-        self.p_eps = self.sweeps.addPlot(row=0, col=0, title="ε sweep (PGD-10)")
-        self.p_eps.setLabel("bottom", "ε")
-        self.p_eps.setLabel("left", "robust accuracy")
-        self.p_steps = self.sweeps.addPlot(row=0, col=1, title="steps sweep (PGD)")
-        self.p_steps.setLabel("bottom", "steps")
-        self.p_steps.setLogMode(x=True)
-        for p in (self.p_eps, self.p_steps):
-            p.addLegend()
-            p.showGrid(x=True, y=True, alpha=0.2)
-            p.setYRange(0, 1)
-
-        lower = QSplitter(Qt.Horizontal)
-        lower.addWidget(self.checklist)
-        lower.addWidget(self.sweeps)
+        self.sweeps = SweepPlots()
+        self.p_eps, self.p_steps, self.p_eot = (self.sweeps.plots[k] for k in ("eps", "steps", "eot"))
+        # the sweeps and the checklist share the lower pane as tabs: the three sweep plots need its full width
+        self.lower = QTabWidget()
+        self.lower.addTab(self.sweeps, "Sweeps")
+        self.lower.addTab(self.checklist, "Checklist")
         upper = QWidget()
         ul = QVBoxLayout(upper)
         ul.setContentsMargins(0, 0, 0, 0)
@@ -241,10 +207,35 @@ class RobustnessView(QWidget):
         ul.addWidget(self.protocol)
         split = QSplitter(Qt.Vertical)
         split.addWidget(upper)
-        split.addWidget(lower)
-        split.setSizes([400, 260])
+        split.addWidget(self.lower)
+        split.setSizes([360, 340])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
+
+    def _build_toolbar(self) -> QHBoxLayout:
+        """Filter, actions, the sweep buttons with their loss choice, CSV export."""
+        b_attack = QPushButton("New attack evaluation…")
+        b_attack.clicked.connect(self.attack_requested)
+        b_check = QPushButton("Run checklist")
+        b_check.clicked.connect(self.checklist_requested)
+        b_eps = QPushButton("ε sweep")
+        b_eps.clicked.connect(self._eps_sweep)
+        b_steps = QPushButton("steps sweep")
+        b_steps.clicked.connect(self._steps_sweep)
+        b_eot = QPushButton("EOT sweep")
+        b_eot.clicked.connect(self._eot_sweep)
+        self.sweep_loss = QComboBox()
+        self.sweep_loss.setToolTip("PGD loss of the next sweep; by default CE for ε (the paper's Figure 3), "
+                                   "the C&W margin for steps and EOT")
+        for text, loss in (("sweep loss: default", None), ("sweep loss: CE", "ce"), ("sweep loss: C&W margin", "cw")):
+            self.sweep_loss.addItem(text, loss)
+        b_csv = QPushButton("Export CSV…")
+        b_csv.clicked.connect(self._export_dialog)
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        for b in (b_attack, b_check, b_eps, b_steps, b_eot, self.sweep_loss, b_csv):
+            top.addWidget(b)
+        return top
 
     # ---------------------------------------------------------------- data
     def set_rows(self, rows: list[dict]) -> None:
@@ -254,8 +245,11 @@ class RobustnessView(QWidget):
     def add_row(self, row: dict) -> None:
         self.model.add_row(row)
         self.update_sweeps()
+        if row.get("params", {}).get("sweep"):
+            self.lower.setCurrentWidget(self.sweeps)  # a sweep is running: show its plot fill in
 
     def set_checklist(self, run_label: str, items: list[dict]) -> None:
+        self.lower.setCurrentWidget(self.checklist)
         self.checklist.clear()
         head = QTreeWidgetItem(["", f"checklist of {run_label}", ""])
         self.checklist.addTopLevelItem(head)
@@ -268,28 +262,7 @@ class RobustnessView(QWidget):
             self.checklist.addTopLevelItem(w)
 
     def update_sweeps(self) -> None:
-        for p in (self.p_eps, self.p_steps):
-            p.clear()
-        rows = self.model.rows()
-        for plot, kind, xkey in ((self.p_eps, "eps", "eps"), (self.p_steps, "steps", "steps")):
-            groups: dict[tuple, list] = {}
-            for r in rows:
-                if r.get("params", {}).get("sweep") == kind:
-                    groups.setdefault((r.get("run_id"), r.get("gradient")), []).append(r)
-            for i, ((rid, grad), rs) in enumerate(sorted(groups.items())):
-                rs = sorted(rs, key=lambda r: float(r.get(xkey) or 0))
-                x = np.array([float(r.get(xkey) or 0) for r in rs])
-                y = np.array([r["robust_acc"] for r in rs])
-                lo = np.array([r.get("ci_low", r["robust_acc"]) for r in rs])
-                hi = np.array([r.get("ci_high", r["robust_acc"]) for r in rs])
-                color = pg.intColor(i, hues=8)
-                style = Qt.DashLine if grad == "single-sample" else Qt.SolidLine
-                ns = sorted({r.get("n") for r in rs})
-                plot.plot(x, y, pen=pg.mkPen(color, width=2, style=style), symbol="o", symbolBrush=color,
-                          name=f"{rid} {grad}, MC-{rs[0].get('mc_samples')}, n={'/'.join(map(str, ns))}, 95% CI")
-                # ErrorBarItem ignores the plot's log mode: give it log10 x on the steps plot
-                plot.addItem(pg.ErrorBarItem(x=np.log10(x) if plot is self.p_steps else x, y=y, top=hi - y,
-                                             bottom=y - lo, beam=0, pen=pg.mkPen(color)))
+        self.sweeps.set_rows(self.model.rows())
 
     # ---------------------------------------------------------------- slots
     @Slot(QModelIndex, QModelIndex)
@@ -309,6 +282,14 @@ class RobustnessView(QWidget):
     @Slot()
     def _steps_sweep(self) -> None:
         self.sweep_requested.emit("steps")
+
+    @Slot()
+    def _eot_sweep(self) -> None:
+        self.sweep_requested.emit("eot")
+
+    def sweep_loss_choice(self) -> str | None:
+        """The loss picked for the next sweep: "ce", "cw", or None for the sweep's default."""
+        return self.sweep_loss.currentData()
 
     def export_csv(self, path: str) -> int:
         return write_table_csv(self.proxy, path)

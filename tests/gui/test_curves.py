@@ -57,4 +57,89 @@ def test_sweep_plots_carry_intervals_and_protocol(qtbot):
     bars = [it for it in view.p_eps.items if isinstance(it, pg.ErrorBarItem)]
     assert len(bars) == 2
     names = [name for _, name in ((s, l.text) for s, l in view.p_eps.legend.items)]
-    assert all("MC-15" in n and "n=200" in n and "95% CI" in n for n in names), names
+    assert len(names) == 2 and all("r001" in n and "CE loss" in n for n in names), names
+    # what every series shares is said once, in the title; the bars say what they are
+    assert "MC-15" in view.p_eps.titleLabel.text and "n=200" in view.p_eps.titleLabel.text
+    assert "95% CI" in view.p_eps.getAxis("left").labelText
+
+
+def _sweep_row(sweep, *, steps, eot, loss, acc, run="r001"):
+    grad = f"EOT-{eot}" if eot > 1 else "single-sample"
+    key = f"pgd|steps={steps}|{grad}|sweep={sweep}" + (f"|loss={loss}" if loss != "ce" else "")
+    return {"run_id": run, "attack": "pgd", "norm": "Linf", "eps": 0.3, "steps": steps, "gradient": grad,
+            "eot_samples": eot, "mc_samples": 15, "n": 200, "seed": 0, "reeval": 3, "clean_acc": 0.95,
+            "robust_acc": acc, "robust_acc_mean": acc, "ci_low": acc - 0.05, "ci_high": acc + 0.04, "time_s": 1.0,
+            "params": {"sweep": sweep, "loss": loss}, "messages": [], "key": key}
+
+
+def _curves_and_bars(plot):
+    import pyqtgraph as pg
+
+    curves = [it for it in plot.items if isinstance(it, pg.PlotDataItem)]
+    bars = [it for it in plot.items if isinstance(it, pg.ErrorBarItem)]
+    return curves, bars
+
+
+def test_steps_and_eot_sweeps_draw_points_with_their_intervals(qtbot):
+    import numpy as np
+
+    from mfdv_studio.views.robustness import RobustnessView
+
+    view = RobustnessView()
+    qtbot.addWidget(view)
+    steps, samples = (1, 10, 100, 1000), (1, 2, 5, 10, 20, 50, 100)
+    rows = [_sweep_row("steps", steps=s, eot=e, loss="cw", acc=0.8 - 0.2 * i - 0.1 * (e > 1))
+            for i, s in enumerate(steps) for e in (1, 20)]
+    rows += [_sweep_row("steps", steps=s, eot=1, loss="ce", acc=0.9 - 0.2 * i) for i, s in enumerate(steps)]
+    rows += [_sweep_row("eot", steps=10, eot=e, loss="cw", acc=0.7 - 0.1 * i) for i, e in enumerate(samples)]
+    view.set_rows(rows)
+
+    for plot, xs, n_series in ((view.p_steps, steps, 3), (view.p_eot, samples, 1)):
+        curves, bars = _curves_and_bars(plot)
+        assert len(curves) == len(bars) == n_series
+        assert plot.getAxis("bottom").logMode  # the swept value on a log axis
+        for curve, bar in zip(curves, bars):
+            np.testing.assert_allclose(curve.xData, xs)
+            # each interval sits on its point (log10 x, as the axis draws it) and spans [ci_low, ci_high] in %
+            np.testing.assert_allclose(bar.opts["x"], np.log10(xs))
+            np.testing.assert_allclose(bar.opts["y"], curve.yData)
+            np.testing.assert_allclose(bar.opts["bottom"], 5.0)
+            np.testing.assert_allclose(bar.opts["top"], 4.0)
+    _, eot_y = _curves_and_bars(view.p_eot)[0][0].getData()
+    np.testing.assert_allclose(eot_y, [100 * (0.7 - 0.1 * i) for i in range(len(samples))])
+
+    steps_names = [label.text for _, label in view.p_steps.legend.items]
+    assert len(steps_names) == 3
+    assert sum("single-sample" in n and "C&W margin" in n for n in steps_names) == 1
+    assert sum("EOT-20" in n and "C&W margin" in n for n in steps_names) == 1
+    assert sum("CE loss" in n for n in steps_names) == 1
+    (eot_name,) = [label.text for _, label in view.p_eot.legend.items]
+    assert "C&W margin loss" in eot_name
+    for plot in (view.p_steps, view.p_eot):
+        assert all(part in plot.titleLabel.text for part in ("ε=0.3", "MC-15", "n=200")), plot.titleLabel.text
+    assert "steps" in view.p_steps.getAxis("bottom").labelText
+    assert "EOT samples S" in view.p_eot.getAxis("bottom").labelText
+    assert "%" in view.p_eot.getAxis("left").labelText and "95% CI" in view.p_eot.getAxis("left").labelText
+
+
+def test_sweep_buttons_ask_for_eot_and_the_chosen_loss(qtbot):
+    from mfdv_studio.views.robustness import RobustnessView
+
+    view = RobustnessView()
+    qtbot.addWidget(view)
+    assert view.sweep_loss_choice() is None  # each sweep's own default
+    view.sweep_loss.setCurrentIndex(view.sweep_loss.findData("ce"))
+    assert view.sweep_loss_choice() == "ce"
+    with qtbot.waitSignal(view.sweep_requested, timeout=2000) as sig:
+        view._eot_sweep()
+    assert sig.args == ["eot"]
+
+
+def test_sweep_legend_keeps_what_differs_between_series():
+    from mfdv_studio.views.sweeps import series_labels, sweep_series
+
+    rows = [dict(_sweep_row("eot", steps=10, eot=e, loss="cw", acc=0.5, run=run), n=n)
+            for run, n in (("r001", 200), ("r002", 100)) for e in (1, 10)]
+    title, labels = series_labels([f for f, _, _ in sweep_series(rows, "eot")])
+    assert title == ["ε=0.3", "MC-15"]  # n differs between the runs: it stays in each label
+    assert labels == ["r001, C&W margin loss, n=200", "r002, C&W margin loss, n=100"]

@@ -94,6 +94,22 @@ def test_train_attack_gallery_csv(qtbot, window, tmp_path):
     assert all(c[1] == "pgd10" for c in cells)
     assert cells[0][4] == "EOT-4"
 
+    # an EOT sweep of the selected run: its points reach the EOT plot (margin loss by default), and the
+    # refresh after the job keeps the run selected
+    import pyqtgraph as pg
+
+    from mfdv_studio import jobs
+
+    window.explorer.setCurrentIndex(window.run_model.index(0, 0))
+    window.submit(jobs.sweep_job(str(window.project_path), rid, "eot", proto=Protocol(n=16, mc_samples=2, reeval=1),
+                                 values=[1, 3], device="cpu"))
+    wait_results(qtbot, window, 3)
+    assert not window.errors, window.errors
+    assert window.selected_runs() == [rid]
+    curves = [it for it in window.robustness.p_eot.items if isinstance(it, pg.PlotDataItem)]
+    assert len(curves) == 1 and list(curves[0].xData) == [1, 3]
+    assert [label.text for _, label in window.robustness.p_eot.legend.items] == [f"{rid}, C&W margin loss"]
+
 
 def test_cancel_stops_training_within_one_second(qtbot, window):
     w = demo_wizard(window, epochs=50)
