@@ -1,8 +1,14 @@
 """`mfdv reproduce`: train what an experiment needs, evaluate it, write a Markdown report.
 
 An experiment (``resources/presets/experiments/<name>.json``) names its rows
-(runs: a preset plus overrides), its columns (attacks, or ``clean``) and two
-scales (``smoke`` for a CPU, ``paper`` for a GPU). The paper's published
+(runs: a preset plus overrides), its columns (attacks, or ``clean``) and its
+scales: ``smoke`` (a CPU, minutes), ``gpu`` (one CUDA GPU, one run of at most
+about 9 minutes on an H100) and ``paper`` (the paper's settings on a GPU).
+``gpu`` and ``paper`` refuse to start without CUDA, before the project is
+touched. A scale holds ``set`` (overrides for every row), ``group_set`` (per
+row group), ``row_set`` (per row label), ``only_groups``, ``eps``,
+``protocol``, ``notes`` and, for timing experiments, ``epochs`` and
+``defenses``. The paper's published
 values live beside it in ``<name>.paper.json``. Every cell of the report puts
 the paper's value next to ours under the paper's protocol (single-sample
 gradients, MC prediction) and ours under adaptive attack (EOT gradients, or
@@ -19,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
 
 from .attacks import make_attack
 from .config import RunConfig, load_preset
 from .errors import ConfigError
-from .evaluation import Protocol, Row, evaluate_attack, gallery_arrays, load_run, wilson_ci
+from .evaluation import Protocol, Row, evaluate_attack, gallery_arrays, gradient_label, load_run, wilson_ci
 from .resources import resources_dir
 from .runs import train_run
 from .stochastic import is_stochastic
@@ -32,6 +39,8 @@ from .training import describe_device, resolve_device
 
 Log = Callable[[str], None]
 ADAPTIVE_VERSION = {"autoattack": "autoattack-rand"}
+#: scales sized for a GPU: started without CUDA they stop before touching the project
+CUDA_SCALES = ("gpu", "paper")
 
 
 def experiments_dir() -> Path:
@@ -52,6 +61,8 @@ class Experiment:
     scales: dict[str, dict[str, Any]]
     paper: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    #: the λ1 values of a ``lambda1`` study (see :mod:`mfdv_engine.lambda1`)
+    lambdas: list[float] = field(default_factory=list)
 
     @classmethod
     def load(cls, name: str) -> "Experiment":
@@ -62,7 +73,8 @@ class Experiment:
         paper_path = experiments_dir() / f"{name}.paper.json"
         paper = json.loads(paper_path.read_text()) if paper_path.is_file() else {}
         return cls(name=name, title=d["title"], kind=d.get("kind", "robustness"), rows=d["rows"],
-                   columns=d.get("columns", []), scales=d["scales"], paper=paper, notes=d.get("notes", ""))
+                   columns=d.get("columns", []), scales=d["scales"], paper=paper, notes=d.get("notes", ""),
+                   lambdas=d.get("lambdas", []))
 
     def scale(self, scale: str) -> dict[str, Any]:
         if scale not in self.scales:
@@ -72,7 +84,8 @@ class Experiment:
     def run_config(self, row: dict[str, Any], scale: str) -> RunConfig:
         sc = self.scale(scale)
         sets = (list(row.get("set", [])) + list(sc.get("set", []))
-                + list(sc.get("group_set", {}).get(row.get("group", ""), [])))
+                + list(sc.get("group_set", {}).get(row.get("group", ""), []))
+                + list(sc.get("row_set", {}).get(row["label"], [])))
         cfg = load_preset(row["preset"]).with_overrides(sets)
         cfg.name = f"{self.name}/{row['label']}"
         cfg.description = f"{self.title}, row '{row['label']}', {scale} scale"
@@ -118,14 +131,24 @@ class Cell:
 
 
 def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None, device: str = "auto",
-              report: str | Path | None = None, log: Log = print, argv: str = "") -> str:
+              report: str | Path | None = None, log: Log = print, argv: str = "",
+              lambdas: list[float] | None = None) -> str:
+    """``lambdas`` replaces the λ1 list of a ``lambda1`` study (refused for other experiments)."""
     exp = Experiment.load(name)
     sc = exp.scale(scale)
     project_path = Path(project_path)
+    if lambdas is not None and exp.kind != "lambda1":
+        raise ConfigError(f"--lambda1 applies to the lambda1 study only, not to {name}")
+    _require_cuda(name, scale, device)
     dev = resolve_device(device)
     rows = [r for r in exp.rows if "only_groups" not in sc or r.get("group", "") in sc["only_groups"]]
     configs = [(row, exp.run_config(row, scale)) for row in rows]  # validate everything first
-    if exp.kind == "timing":
+    if exp.kind == "lambda1":
+        from .lambda1 import run_study
+
+        text = run_study(exp, scale, project_path=project_path, data_root=data_root, device=device, dev=dev, log=log,
+                         argv=argv, lambdas=lambdas, report=report)
+    elif exp.kind == "timing":
         text = _timing_report(exp, scale, sc, [r for r, _ in configs], data_root, device, log, argv)
     else:
         proto = Protocol(**sc.get("protocol", {})).validate()
@@ -143,6 +166,16 @@ def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None
     return text
 
 
+def _require_cuda(name: str, scale: str, device: str) -> None:
+    """The ``gpu`` and ``paper`` scales stop here, before the project is touched, when no CUDA GPU will run them."""
+    if scale not in CUDA_SCALES:
+        return
+    if device == "cpu" or not torch.cuda.is_available():
+        why = "the device is set to cpu" if device == "cpu" else "no CUDA GPU is visible"
+        raise ConfigError(f"the {scale} scale of {name} needs a CUDA GPU but {why}; "
+                          f"on a CPU run `mfdv reproduce {name} --scale smoke` instead")
+
+
 def _eps_for(sc: dict[str, Any], cfg: RunConfig, col: dict[str, Any]) -> float | None:
     if "eps" in col:
         return float(col["eps"])
@@ -150,9 +183,12 @@ def _eps_for(sc: dict[str, Any], cfg: RunConfig, col: dict[str, Any]) -> float |
     return float(table[cfg.data.name]) if cfg.data.name in table else None
 
 
-def _stored(project: Project, run_id: str, key: str, proto: Protocol) -> Row | None:
+def _stored(project: Project, run_id: str, key: str, proto: Protocol, stochastic: bool = True) -> Row | None:
+    """A stored row with this key and protocol (a deterministic model's rows are MC-1, judged once)."""
+    want = {"n": proto.n, "seed": proto.seed, "mc_samples": proto.mc_samples if stochastic else 1,
+            "reeval": proto.reeval if stochastic else 1}
     for d in project.eval_rows(run_id):
-        if d.get("key") == key and all(d.get(k) == getattr(proto, k) for k in ("n", "mc_samples", "seed", "reeval")):
+        if d.get("key") == key and all(d.get(k) == v for k, v in want.items()):
             d = {k: v for k, v in d.items() if k != "key"}
             return Row(**d)
     return None
@@ -169,6 +205,13 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
         paper = exp.paper_value(row["label"], col["label"])
         if col["attack"] == "clean":
             cells.append(Cell(row["label"], col["label"], paper, None, None))
+            continue
+        if col["attack"] == "adaptive":  # the suite's worst case is itself the adaptive number
+            from .lambda1 import _suite
+
+            eps = _eps_for(sc, cfg, col) or 8 / 255
+            suite_row = _suite(project_path, run_id, model, ds, sc, proto, eps, dev, log)
+            cells.append(Cell(row["label"], col["label"], paper, suite_row, None, "this column is the worst case"))
             continue
         params = dict(col.get("params", {}))
         eps = _eps_for(sc, cfg, col)
@@ -202,11 +245,14 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
 
 def _row(project_path, run_id, model, ds, spec, proto, eot, dev, log) -> Row:
     project = Project.open(project_path)
+    stochastic = is_stochastic(model)
+    grad = (spec.gradient_text(eot) if stochastic else None) or gradient_label(eot if stochastic else 1, stochastic)
+    spec = spec.for_inputs(ds.test.x[:1].shape)
     probe = Row(attack=spec.name, norm=spec.norm, eps=float(spec.eps), steps=spec.protocol().get("steps"),
-                gradient=f"EOT-{eot}" if eot > 1 else "single-sample", eot_samples=eot, mc_samples=proto.mc_samples,
-                n=proto.n, seed=proto.seed, reeval=proto.reeval, clean_acc=0, robust_acc=0, robust_acc_mean=0,
-                ci_low=0, ci_high=0, time_s=0)
-    old = _stored(project, run_id, probe.key, proto)
+                gradient=grad, eot_samples=eot, mc_samples=proto.mc_samples, n=proto.n, seed=proto.seed,
+                reeval=proto.reeval, clean_acc=0, robust_acc=0, robust_acc_mean=0, ci_low=0, ci_high=0, time_s=0,
+                params=spec.protocol())
+    old = _stored(project, run_id, probe.key, proto, stochastic)
     if old is not None:
         return old
     row, gallery = evaluate_attack(model, ds.test, spec, proto, eot=eot, device=dev)
@@ -263,7 +309,8 @@ def _robustness_report(exp, scale, sc, proto, cells: list[Cell], checklists, dev
               f"noise draws, only clean-correct examples attacked, success re-judged on {proto.reeval} independent "
               f"MC predictions (robust only if all are correct), seed {proto.seed}. Adaptive = gradients averaged over "
               f"{proto.eot_samples} noise draws (EOT), or AutoAttack's `rand` version. Accuracies in %, 95% Wilson CI "
-              "in brackets.", "",
+              "in brackets; the intervals cover the sampling of test examples only, not training randomness "
+              "(one training seed per row).", "",
               "| row | column | paper | ours, paper protocol | ours, adaptive | Δ adaptive − paper protocol | ours, clean | protocol |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for c in cells:

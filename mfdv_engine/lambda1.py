@@ -1,0 +1,226 @@
+"""`mfdv reproduce lambda1`: does MFDV become robust at some λ1, and does that
+survive the adaptive suite?
+
+The paper gives no λ1, and σ grows with it. The study trains the same network
+with MFDV at every λ1 of the list (λ1 = 0: Gaussian noise with a learned σ and
+no regulariser) and without a defense, for every training seed of the scale,
+and measures each run's final σ mean, clean accuracy, PGD-10 under the paper's
+protocol (single-sample gradients), EOT PGD-10 and the adaptive suite's
+per-example worst case. A run whose σ runs away is reported as diverged with
+the trainer's message, not as a missing cell. The report plots robust accuracy
+against λ1 for both protocols and the suite (an SVG beside the report).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .attacks import make_attack
+from .errors import ConfigError, TrainingDiverged
+from .evaluation import Protocol, Row, gallery_arrays, load_run
+from .plots import Series, interval_plot_svg
+from .store import Project
+from .suite import SuiteSpec, run_suite
+
+COLUMNS = ("PGD-10, paper protocol", "EOT PGD-10", "adaptive suite")
+
+
+def parse_lambdas(text: str | None, default: list[float]) -> list[float]:
+    """``0,0.01,0.1`` → floats; every value must be a finite number ≥ 0."""
+    from .config import parse_value
+
+    if text is None:
+        return [float(v) for v in default]
+    vals = [parse_value(t) for t in text.split(",") if t.strip()]
+    bad = [v for v in vals if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf")]
+    if not vals or bad:
+        raise ConfigError(f"--lambda1 needs numbers ≥ 0 separated by commas (e.g. 0,0.02,0.1); got {text!r}")
+    return [float(v) for v in vals]
+
+
+@dataclass
+class StudyRun:
+    label: str
+    lambda1: float | None  # None: the plain model
+    seed: int
+    run_id: str = ""
+    diverged: str = ""
+    sigma: float | None = None
+    clean: Row | None = None
+    cells: dict[str, Row] = field(default_factory=dict)
+
+
+def study_configs(exp, scale: str, lambdas: list[float]) -> list[tuple[StudyRun, Any]]:
+    """(study run, validated config) for the plain row and every λ1, for every seed."""
+    sc = exp.scale(scale)
+    plain, mfdv = exp.rows[0], exp.rows[1]
+    out = []
+    for seed in sc.get("seeds", [0]):
+        for lam in [None] + lambdas:
+            row = plain if lam is None else dict(mfdv, set=list(mfdv.get("set", [])) + [f"defense.lambda1={lam:g}"])
+            label = "plain" if lam is None else f"λ1={lam:g}"
+            cfg = exp.run_config(dict(row, label=label), scale).with_overrides([f"train.seed={seed}"])
+            cfg.name = f"{exp.name}/{label}/seed{seed}"
+            out.append((StudyRun(label, lam, seed), cfg.validate()))
+    return out
+
+
+def train_or_diverge(project_path: Path, run: StudyRun, cfg, *, data_root, device, log) -> None:
+    """A finished run (reused or trained), or the divergence message of one that
+    stopped (also reused: a diverged config is not trained again)."""
+    from .reproduce import _same_config, ensure_run
+
+    for info in Project.open(project_path, create=True).runs():
+        if _same_config(info.config, cfg.to_dict()) and info.status == "failed" and "training stopped" in info.message:
+            run.run_id, run.diverged = info.run_id, info.message
+            log(f"{cfg.name}: diverged before ({info.message})")
+            return
+    try:
+        run.run_id = ensure_run(project_path, cfg, data_root=data_root, device=device, log=log)
+    except TrainingDiverged as e:
+        run.diverged = str(e)
+        log(f"{cfg.name}: {e}")
+        return
+    final = Project.open(project_path).run(run.run_id).final
+    run.sigma = final.get("sigma_mean_end")
+
+
+def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], proto: Protocol, eps: float, *,
+                       data_root, dev, log) -> None:
+    """PGD-10 single-sample and EOT rows (reused when stored) and, for the scale's
+    suite seeds, the adaptive suite."""
+    from .reproduce import _row
+
+    project = Project.open(project_path)
+    _, ds, model = load_run(project, run.run_id, data_root=data_root, device=dev, limit_test=proto.n)
+    spec = make_attack("pgd10", eps=eps)
+    run.cells[COLUMNS[0]] = _row(project_path, run.run_id, model, ds, spec, proto, 1, dev, log)
+    run.clean = run.cells[COLUMNS[0]]
+    if run.lambda1 is not None:
+        run.cells[COLUMNS[1]] = _row(project_path, run.run_id, model, ds, spec, proto, proto.eot_samples, dev, log)
+    if run.seed in sc.get("suite_seeds", sc.get("seeds", [0])):
+        run.cells[COLUMNS[2]] = _suite(project_path, run.run_id, model, ds, sc, proto, eps, dev, log)
+
+
+def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps: float, dev, log) -> Row:
+    """The suite's row: reused when one with this protocol and these knobs is stored."""
+    knobs = dict(sc.get("suite", {}))
+    sproto = Protocol(**{**proto.__dict__, "n": int(knobs.pop("n", proto.n))}).validate()
+    suite = SuiteSpec(eps=eps, eot_samples=proto.eot_samples, **knobs)
+    project = Project.open(project_path)
+    for d in project.eval_rows(run_id):
+        same = all(d.get(k) == getattr(sproto, k) for k in ("n", "mc_samples", "seed", "reeval"))
+        if d.get("attack") == "adaptive" and same and all(d["params"].get(k) == v for k, v in suite.protocol().items()
+                                                         if k != "members"):
+            return Row(**{k: v for k, v in d.items() if k != "key"})
+
+    def store(row: Row, gallery) -> None:
+        row.run_id = run_id
+        with project:
+            project.add_eval_row(run_id, dict(row.to_dict(), key=row.key), gallery_arrays(gallery) if gallery else None)
+
+    res = run_suite(model, ds.test, suite, sproto, device=dev, on_row=store)
+    log(f"  {res.row.robust_acc:6.1%} [{res.row.ci_low:.1%}, {res.row.ci_high:.1%}]  {res.row.protocol_line()}")
+    return res.row
+
+
+def run_study(exp, scale: str, *, project_path: Path, data_root, device: str, dev, log, argv: str,
+              lambdas: list[float] | None, report: str | Path | None) -> str:
+    """Train (or reuse) every run, evaluate it, and return the Markdown report
+    (the SVG plot is written beside ``report`` when one is given)."""
+    sc = exp.scale(scale)
+    lams = lambdas if lambdas is not None else [float(v) for v in exp.lambdas]
+    plan = study_configs(exp, scale, lams)  # validates every config first
+    proto = Protocol(**sc.get("protocol", {})).validate()
+    runs = []
+    for run, cfg in plan:
+        train_or_diverge(project_path, run, cfg, data_root=data_root, device=device, log=log)
+        if not run.diverged:
+            eps = float(sc.get("eps", {}).get(cfg.data.name, 8 / 255))
+            evaluate_study_run(project_path, run, sc, proto, eps, data_root=data_root, dev=dev, log=log)
+        runs.append(run)
+    svg_name = None
+    if report:
+        svg = Path(report).with_suffix(".svg")
+        cfg = plan[-1][1]
+        title = f"Robust accuracy against λ1: {cfg.data.name} / {cfg.model.name}, {scale} scale, seed {runs[0].seed}"
+        svg.write_text(interval_plot_svg(_series(runs), title=title,
+                                         xlabel="λ1 (plain = no defense)", ylabel="robust accuracy (%), 95% CI"))
+        svg_name = svg.name
+    return report_text(exp, scale, proto, runs, dev, argv, svg_name)
+
+
+def _series(runs: list[StudyRun]) -> list[Series]:
+    """Seed 0's runs: one series per column, x = λ1 (plain first)."""
+    first = min(r.seed for r in runs)
+    out = []
+    for col in COLUMNS:
+        s = Series(col)
+        for r in (r for r in runs if r.seed == first):
+            row = r.cells.get(col)
+            if row is not None or r.diverged:
+                s.points.append((r.label.replace("λ1=", ""), None if row is None else row.robust_acc,
+                                 0.0 if row is None else row.ci_low, 0.0 if row is None else row.ci_high))
+        out.append(s)
+    return out
+
+
+def _pct(row: Row | None, clean: bool = False) -> str:
+    from .reproduce import _cell_str
+
+    return "—" if row is None else _cell_str(row, clean)
+
+
+def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, argv: str, svg_name: str | None) -> str:
+    from .reproduce import _header
+    from .training import describe_device
+
+    lines = _header(exp, scale, argv, describe_device(dev))
+    lines += [f"Protocol: first n={proto.n} test examples (the suite: see its protocol column), prediction = Monte-Carlo "
+              f"average of {proto.mc_samples} noise draws, only clean-correct examples attacked, success re-judged on "
+              f"{proto.reeval} independent MC predictions, seed {proto.seed}. EOT = gradients averaged over "
+              f"{proto.eot_samples} noise draws. The adaptive suite counts an example as robust only if it survives "
+              "every member. Accuracies in %; the 95% Wilson intervals cover the sampling of test examples only, "
+              "not training randomness: the spread across training seeds is in the second table.", "",
+              "| run | seed | final σ mean | clean | " + " | ".join(COLUMNS) + " | status |",
+              "| --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in COLUMNS) + " | --- |"]
+    for r in runs:
+        sigma = "—" if r.sigma is None else f"{r.sigma:.3g}"
+        status = f"diverged: {r.diverged}" if r.diverged else f"run {r.run_id}"
+        cells = " | ".join("diverged" if r.diverged else _pct(r.cells.get(c)) for c in COLUMNS)
+        lines.append(f"| {r.label} | {r.seed} | {sigma} | {'diverged' if r.diverged else _pct(r.clean, True)} | "
+                     f"{cells} | {status} |")
+    lines += ["", "Across training seeds (mean; min–max in brackets):", "",
+              "| run | seeds | clean | " + " | ".join(COLUMNS) + " |", "| --- | ---: | ---: | " +
+              " | ".join("---:" for _ in COLUMNS) + " |"]
+    for label in dict.fromkeys(r.label for r in runs):
+        group = [r for r in runs if r.label == label]
+        ok = [r for r in group if not r.diverged]
+        clean = _spread([r.clean.clean_acc for r in ok if r.clean])
+        cols = [_spread([r.cells[c].robust_acc for r in ok if c in r.cells]) for c in COLUMNS]
+        div = f" ({len(group) - len(ok)} diverged)" if len(ok) < len(group) else ""
+        lines.append(f"| {label} | {len(group)}{div} | {clean} | " + " | ".join(cols) + " |")
+    lines += ["", "Protocols of the cells (seed 0's runs):", ""]
+    for r in (r for r in runs if r.seed == min(x.seed for x in runs) and not r.diverged):
+        for c, row in r.cells.items():
+            lines.append(f"- {r.label}, {c}: {row.protocol_line()}" + _members(row))
+    if svg_name:
+        lines += ["", f"![robust accuracy against λ1]({svg_name})"]
+    return "\n".join(lines) + "\n"
+
+
+def _spread(vals: list[float]) -> str:
+    if not vals:
+        return "—"
+    mean = sum(vals) / len(vals)
+    return f"{100 * mean:.1f} [{100 * min(vals):.1f}–{100 * max(vals):.1f}]" if len(vals) > 1 else f"{100 * mean:.1f}"
+
+
+def _members(row: Row) -> str:
+    members = row.params.get("members")
+    if not members:
+        return ""
+    firsts = row.params.get("first_broken_by", {})
+    parts = [f"{m['attack']} ({m['gradient']}) {100 * m['robust_acc']:.1f}" for m in members]
+    return "; members: " + ", ".join(parts) + "; broken first by: " + ", ".join(f"{k} {v}" for k, v in firsts.items() if v)

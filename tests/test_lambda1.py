@@ -1,0 +1,62 @@
+"""`mfdv reproduce lambda1 --scale smoke` end to end on the real MNIST, and its bad input."""
+import pytest
+
+from mfdv_engine.cli import main
+from mfdv_engine.errors import ConfigError
+from mfdv_engine.lambda1 import COLUMNS, parse_lambdas
+from mfdv_engine.plots import Series, interval_plot_svg
+from mfdv_engine.reproduce import Experiment
+from mfdv_engine.store import Project
+
+
+def test_lambda1_smoke_report_has_every_cell_with_its_protocol(tmp_path, data_root):
+    p, report = tmp_path / "l.mfdv.h5", tmp_path / "lambda1.md"
+    code = main(["reproduce", "lambda1", "--scale", "smoke", "--lambda1", "0,0.05,1000", "--project", str(p),
+                 "--data-root", str(data_root), "--device", "cpu", "--report", str(report)])
+    assert code == 0
+    text = report.read_text()
+    table = [l for l in text.splitlines() if l.startswith("| ") and "| 0 |" in l]  # seed 0's rows
+    labels = [l.split("|")[1].strip() for l in table]
+    assert labels == ["plain", "λ1=0", "λ1=0.05", "λ1=1000"]
+    rows = dict(zip(labels, table))
+    for lab in ("λ1=0", "λ1=0.05"):  # σ mean, clean and every column, each with an interval
+        cells = [c.strip() for c in rows[lab].strip("|").split("|")]
+        assert float(cells[2]) > 0 and all("[" in c for c in cells[3:7]), rows[lab]
+    assert "diverged" in rows["λ1=1000"] and "training stopped" in rows["λ1=1000"]  # a result, not a gap
+    plain = [c.strip() for c in rows["plain"].strip("|").split("|")]
+    assert plain[2] == "—" and plain[5] == "—" and "[" in plain[6]  # no σ, no EOT row; the suite runs
+    for lab in ("λ1=0", "λ1=0.05"):  # every cell's protocol is written out
+        for col in COLUMNS:
+            assert any(l.startswith(f"- {lab}, {col}:") and "MC-8" in l and "n=100" in l for l in text.splitlines())
+    assert "worst case of 8" in text and "broken first by" in text
+    svg = tmp_path / "lambda1.svg"
+    assert svg.is_file() and "<svg" in svg.read_text() and "lambda1.svg" in text
+    assert "test examples only" in text  # the intervals say what they cover
+    statuses = sorted(r.status for r in Project.open(p).runs())
+    assert statuses == ["failed", "finished", "finished", "finished"]
+
+
+def test_lambda1_bad_input_is_one_sentence_and_touches_nothing(tmp_path, capsys):
+    p = tmp_path / "l.mfdv.h5"
+    for args, says in ((["--lambda1", "0,-0.1"], "numbers ≥ 0"), (["--lambda1", "a"], "numbers ≥ 0"),
+                       (["--scale", "gpu", "--device", "cpu"], "--scale smoke")):
+        assert main(["reproduce", "lambda1", "--project", str(p)] + args) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+    assert not p.exists()
+    with pytest.raises(ConfigError):
+        parse_lambdas("0,inf", [])
+
+
+def test_lambda1_experiment_has_three_scales_with_seeds():
+    exp = Experiment.load("lambda1")
+    assert list(exp.scales) == ["smoke", "gpu", "paper"]
+    assert [float(v) for v in exp.lambdas] == [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
+    assert len(exp.scales["gpu"]["seeds"]) >= 2  # training-seed spread on the GPU
+    assert "estimated" in exp.scales["gpu"]["notes"]
+
+
+def test_interval_plot_draws_each_point_with_its_interval():
+    svg = interval_plot_svg([Series("a", [("0", 0.5, 0.4, 0.6), ("0.1", None, 0, 0), ("0.2", 0.2, 0.1, 0.3)])],
+                            title="t", xlabel="λ1", ylabel="robust accuracy (%)")
+    assert svg.count("<circle") == 2 and svg.count("<polyline") == 1 and "λ1" in svg
