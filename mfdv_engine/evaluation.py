@@ -228,7 +228,8 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     params = spec.protocol()
     row = Row(
         attack=spec.name, norm=spec.norm, eps=float(spec.eps), steps=params.get("steps"),
-        gradient=label, eot_samples=eot, mc_samples=mc, n=n, seed=proto.seed, reeval=reeval,
+        gradient=label, eot_samples=spec.gradient_samples(eot) if stochastic else 1, mc_samples=mc, n=n,
+        seed=proto.seed, reeval=reeval,
         clean_acc=n_clean / max(n, 1), robust_acc=k / max(n, 1),
         robust_acc_mean=cnt_sum / max(n, 1), ci_low=lo, ci_high=hi,
         time_s=time.perf_counter() - t0, params={**params, "eot_samples": eot, "batch_size": bs}, messages=messages,

@@ -12,7 +12,7 @@ pgd10, pgd100         single-sample gradients: the paper's protocol (reference)
 eot-apgd-ce           APGD-CE, head-only EOT-S gradients, restarts
 eot-apgd-cw           APGD on the C&W margin, head-only EOT-S, restarts
 autoattack-rand       official AutoAttack 'rand' (APGD-CE + APGD-DLR, EOT-S)
-eot-square            Square, every query's margin averaged over S draws
+eot-square            Square, every query's loss averaged over S draws
 transfer-sigma0       APGD-CE on the same network with its noise off
 transfer-expectation  APGD-CE on the log MC-averaged softmax (S draws)
 ====================  =====================================================

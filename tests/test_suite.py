@@ -108,18 +108,24 @@ class _CoinFlip(nn.Module):
 
 
 def test_eot_square_averages_its_loss_over_the_draws():
+    """Square lowers the per-draw loss averaged over S draws, and stops an example
+    only when the MC-averaged prediction is wrong, never on one lucky draw."""
     model = _CoinFlip()
     x, y = torch.rand(400, 1, 4, 4), torch.zeros(400, dtype=torch.long)
     torch.manual_seed(0)
-    margin, loss = eot_margin_and_loss(model, x, y, samples=200)
-    assert margin.shape == (400,) and torch.equal(margin, loss)
-    assert margin.mean().item() == pytest.approx(0.5, abs=0.05)
-    assert (margin > 0).all(), "no example may count as fooled because of one lucky draw"
-    torch.manual_seed(0)
-    z = torch.stack([model(x) for _ in range(200)])  # the same draws, one pass at a time
-    torch.testing.assert_close(margin, (z[..., 0] - z[..., 1]).mean(0))
+    z = torch.stack([model(x) for _ in range(200)])  # (S, B, 2): the draws, one pass at a time
+    for loss in ("margin", "ce"):
+        torch.manual_seed(0)  # the same draws again
+        margin, value = eot_margin_and_loss(model, x, y, samples=200, loss=loss)
+        per_draw = z[..., 0] - z[..., 1] if loss == "margin" else -torch.nn.functional.cross_entropy(
+            z.flatten(0, 1), y.repeat(200), reduction="none").view(200, -1)
+        torch.testing.assert_close(value, per_draw.mean(0))
+        pbar = z.softmax(-1).mean(0)
+        torch.testing.assert_close(margin, (pbar[:, 0] / pbar[:, 1]).log())
+        assert (margin > 0).all(), "no example may count as fooled: the averaged prediction is right"
+    assert value.mean().item() == pytest.approx(-(0.127 + 1.313) / 2, abs=0.05)  # −CE of [2, 0] and [0, 1]
     single, _ = eot_margin_and_loss(model, x, y, samples=1)
-    assert 0.3 < (single < 0).float().mean() < 0.7  # what plain Square sees: half "fooled"
+    assert 0.3 < (single < 0).float().mean() < 0.7  # what plain Square sees: half "fooled" by one draw
 
 
 def test_head_only_autoattack_rand_matches_full_passes(runs):

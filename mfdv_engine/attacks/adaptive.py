@@ -4,9 +4,10 @@ that torchattacks and pyautoattack do not provide as such.
 * ``eot-apgd``: pyautoattack's APGD (its step-size schedule, restarts and
   checkpoints unchanged) fed with head-only EOT gradients through APGD's own
   hook for models that supply loss and gradient themselves.
-* ``eot-square``: pyautoattack's Square attack with every query's margin and
-  loss averaged over S noise draws, so one lucky draw neither stops an
-  example nor locks in a candidate (AutoAttack issue #56).
+* ``eot-square``: pyautoattack's Square attack with every query's loss
+  averaged over S noise draws and its stopping margin taken from the
+  MC-averaged prediction, so one lucky draw neither stops an example nor
+  locks in a candidate (AutoAttack issue #56).
 * ``transfer-sigma0`` / ``transfer-expectation``: APGD-CE crafted on the same
   network with its noise switched off, or on its expectation (log of the
   MC-averaged softmax), then judged on the stochastic model as usual.
@@ -125,43 +126,59 @@ def _eot_square_class():
 
 
 def eot_margin_and_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int,
-                        loss: str = "margin") -> tuple[torch.Tensor, torch.Tensor]:
-    """Square's (margin, loss) per example, each the mean over ``samples`` draws
-    of the per-draw value (margin = z_y − max_{j≠y} z_j; loss 'ce' = −CE)."""
+                        loss: str = "ce") -> tuple[torch.Tensor, torch.Tensor]:
+    """Square's (margin, loss) per example over ``samples`` draws.
+
+    margin = log p̄_y − max_{j≠y} log p̄_j of the MC-averaged softmax p̄: what
+    the protocol judges, so an example stops only when the averaged
+    prediction is wrong (neither one lucky draw nor a negative mean logit
+    margin while most draws still vote right). loss, which Square lowers, is
+    the mean over the draws of the per-draw value: −CE ('ce') or the logit
+    margin z_y − max_{j≠y} z_j ('margin')."""
     with torch.no_grad():
         z = draw_logits(model, x, samples).float()
         s = z.shape[0]
         ys = y.expand(s, -1)
-        real = z.gather(2, ys[..., None]).squeeze(-1)
-        other = z.masked_fill(F.one_hot(ys, z.shape[-1]).bool(), float("-inf")).amax(-1)
-        margin = (real - other).mean(0)
+        mask = F.one_hot(y, z.shape[-1]).bool()
+        logp = torch.logsumexp(torch.log_softmax(z, -1), 0)  # log p̄ + log S: the constant cancels
+        margin = logp.gather(1, y[:, None]).squeeze(1) - logp.masked_fill(mask, float("-inf")).amax(1)
         if loss == "ce":
-            ce = F.cross_entropy(z.flatten(0, 1), ys.flatten(), reduction="none").view(s, -1).mean(0)
-            return margin, -ce
-        return margin, margin
+            return margin, -F.cross_entropy(z.flatten(0, 1), ys.flatten(), reduction="none").view(s, -1).mean(0)
+        real = z.gather(2, ys[..., None]).squeeze(-1)
+        return margin, (real - z.masked_fill(mask.expand_as(z), float("-inf")).amax(-1)).mean(0)
 
 
 @register_attack("eot-square", eot_samples=20)
 @dataclass(frozen=True)
 class EOTSquareSpec(SquareSpec):
-    """Square (pyautoattack, margin loss) with each query's margin averaged over
-    ``eot_samples`` draws; returns every example's best point (not only those a
-    final single draw calls fooled), so the MC re-judging decides. A restart
-    retries the examples whose averaged margin is still positive."""
+    """Square (pyautoattack) whose every query is scored on ``eot_samples`` draws:
+    the loss it lowers is the per-draw ``loss`` (−CE or the logit margin)
+    averaged over the draws, and an example stops only once the MC-averaged
+    prediction is wrong (:func:`eot_margin_and_loss`). Returns every example's
+    best point, so the MC re-judging decides; a restart retries the examples
+    the averaged prediction still gets right."""
+
+    loss: str = "ce"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.loss not in ("ce", "margin"):
+            raise ConfigError(f"attack {self.name!r}: loss {self.loss!r} is unknown; use ce or margin")
 
     def _run(self, model, x, y, eot_samples):
         best = x.clone()
         todo = torch.ones(len(x), dtype=torch.bool, device=x.device)
         with capture_messages(self.last_messages, ("auto-attack",)), torch.no_grad():
             atk = _eot_square_class()(model, eot_samples, norm=self.norm, n_queries=self.n_queries, eps=float(self.eps),
-                                      p_init=self.p_init, n_restarts=1, seed=self.seed, verbose=False, device=x.device)
+                                      p_init=self.p_init, n_restarts=1, seed=self.seed, verbose=False, device=x.device,
+                                      loss=self.loss)
             atk.init_hyperparam(x)
             for _ in range(self.n_restarts):
                 idx = todo.nonzero().flatten()
                 if idx.numel() == 0:
                     break
                 _, best[idx] = atk.attack_single_run(x[idx], y[idx])
-                margin, _ = eot_margin_and_loss(model, best[idx], y[idx], eot_samples)
+                margin, _ = eot_margin_and_loss(model, best[idx], y[idx], eot_samples, self.loss)
                 todo[idx[margin <= 0]] = False
         return best
 

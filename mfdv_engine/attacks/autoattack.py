@@ -52,6 +52,9 @@ class AutoAttackSpec(AttackSpec):
         # ours: one trunk pass per step (S full passes for noise in the trunk); its own: eot_iter model calls
         return f"EOT-{self.eot_iter} (AutoAttack rand, {'our EOT gradient' if self.head_only else 'its own EOT loop'})"
 
+    def gradient_samples(self, eot: int) -> int:
+        return self.eot_iter if self.version == "rand" else eot
+
     def adaptive_counterpart(self) -> "AutoAttackSpec | None":
         # AutoAttack's own answer to randomised models: APGD with EOT
         return dataclasses.replace(self, name="autoattack-rand", version="rand") if self.version == "standard" else None
@@ -72,6 +75,8 @@ class AutoAttackSpec(AttackSpec):
             elif self.version == "rand":
                 aa.apgd.eot_iter = self.eot_iter
             x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=self.batch_size)
+        # its announcement of the version we asked for is no message about this row
+        self.last_messages[:] = [m for m in self.last_messages if "setting parameters for" not in m]
         return x_adv
 
 

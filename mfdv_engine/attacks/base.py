@@ -145,6 +145,11 @@ class AttackSpec:
         single-sample / EOT-S label would mislead (transfer attacks); else None."""
         return None
 
+    def gradient_samples(self, eot: int) -> int:
+        """Noise draws behind each gradient, for the row's EOT column (an attack
+        with its own EOT loop, AutoAttack 'rand', says how many it takes)."""
+        return eot
+
     def for_inputs(self, shape) -> "AttackSpec":
         """This attack with its data-set dependent defaults resolved for inputs of
         ``shape`` (the row then records what ran); most attacks have none."""

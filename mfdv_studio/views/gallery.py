@@ -43,7 +43,8 @@ def triplets(g: dict, eps: float | None, members: list[dict] | None = None) -> t
         y, cp, ap = int(g["label"][i]), int(g["clean_pred"][i]), int(g["adv_pred"][i])
         t = {"clean": clean[i], "pert": 0.5 + k * delta[i], "adv": adv[i], "label": y,
              "clean_pred": cp, "clean_conf": float(g["clean_conf"][i]), "adv_pred": ap,
-             "adv_conf": float(g["adv_conf"][i]), "attacked": cp == y, "success": cp == y and ap != y, "by": ""}
+             "adv_conf": float(g["adv_conf"][i]), "attacked": cp == y, "success": cp == y and ap != y, "by": "",
+             "shown": ""}
         if "broken_by" in g and i < len(g["broken_by"]):
             b = int(g["broken_by"][i])
             t["success"] = b >= 0
@@ -51,8 +52,12 @@ def triplets(g: dict, eps: float | None, members: list[dict] | None = None) -> t
                 t["by"] = f"broken by {members[b]['attack']}"
             elif b == -1:
                 t["by"] = "survived every member"
+                if members:  # the suite keeps the last member's adversarial for a survivor
+                    t["shown"] = f"adversarial shown: {members[-1]['attack']}'s"
         elif "robust" in g and i < len(g["robust"]):
             t["success"] = int(g["robust"][i]) == 0
+        # the prediction shown is the first re-judging draw's; the verdict counts every draw
+        t["note"] = "right on this draw, wrong on a later one" if t["success"] and ap == y else ""
         out.append(t)
     return out, k
 
@@ -75,13 +80,17 @@ class _Cell(QFrame):
             text = "δ" if pred is None else f"true {t['label']} · pred {pred} ({conf:.0%})"
             lab = QLabel(text)
             lab.setStyleSheet("font-size: 9px")
-            if key == "adv":
-                lab.setStyleSheet("font-size: 9px; color: %s" % ("#b00020" if t["success"] else "#145214"))
+            if key == "adv":  # grey: the clean prediction was already wrong, nothing was attacked
+                colour = "#b00020" if t["success"] else "#145214" if t["attacked"] else "#777777"
+                lab.setStyleSheet("font-size: 9px; color: %s" % colour)
             lay.addWidget(lab, 1, col, Qt.AlignCenter)
-        if t["by"]:
-            by = QLabel(t["by"])
-            by.setStyleSheet("font-size: 9px")
-            lay.addWidget(by, 2, 0, 1, 3, Qt.AlignCenter)
+        for line, text in ((2, t["by"]), (3, t.get("note", ""))):
+            if text:
+                by = QLabel(text)
+                by.setStyleSheet("font-size: 9px")
+                lay.addWidget(by, line, 0, 1, 3, Qt.AlignCenter)
+        if t.get("shown"):
+            self.setToolTip(t["shown"])
 
     def mousePressEvent(self, e) -> None:
         self.clicked.emit(self.i)
@@ -98,6 +107,7 @@ class GalleryView(QWidget):
         self.filter_box = QComboBox()
         self.filter_box.addItems(["all", "only successful attacks", "only failed attacks"])
         self.legend = QLabel("")
+        self.legend.setWordWrap(True)
         self.run_box.currentIndexChanged.connect(self._run_changed)
         self.key_box.currentIndexChanged.connect(self._key_changed)
         self.filter_box.currentIndexChanged.connect(self._rebuild)
@@ -179,7 +189,8 @@ class GalleryView(QWidget):
                     self.legend.setText(
                         f"{len(self.items)} examples · columns: clean | perturbation δ shown as 0.5 + {self.factor:.3g}·δ "
                         f"(×{self.factor:.3g}, ±{0.5 / self.factor:.3g} → black/white) | adversarial · "
-                        "red label = attack succeeded · click to enlarge")
+                        "red label = attack succeeded, grey = clean prediction wrong (not attacked) · "
+                        "click to enlarge")
             self.selection_changed.emit(rid, key)
         self._rebuild()
 
@@ -206,15 +217,17 @@ class GalleryView(QWidget):
         d = QDialog(self)
         d.setWindowTitle(f"example {i}: true {t['label']}")
         lay = QHBoxLayout(d)
-        for key, cap in (("clean", f"clean: pred {t['clean_pred']} ({t['clean_conf']:.0%})"),
+        for key, cap in (("clean", f"clean: true {t['label']} · pred {t['clean_pred']} ({t['clean_conf']:.0%})"),
                          ("pert", f"perturbation ×{self.factor:.3g}"),
                          ("adv", f"adversarial: pred {t['adv_pred']} ({t['adv_conf']:.0%})"
-                                 + (f" · {t['by']}" if t["by"] else ""))):
+                                 + "".join(f" · {t[k]}" for k in ("by", "note", "shown") if t.get(k)))):
             box = QVBoxLayout()
             img = QLabel()
             img.setPixmap(to_pixmap(t[key], 320))
             box.addWidget(img)
-            box.addWidget(QLabel(cap))
+            caption = QLabel(cap)
+            caption.setWordWrap(True)
+            box.addWidget(caption)
             lay.addLayout(box)
         self.dialog = d
         d.open()

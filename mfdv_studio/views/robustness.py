@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -13,6 +13,30 @@ from .sweeps import LOSS_NAMES, SweepPlots, eps_text, gradient_order
 
 COLUMNS = ["run", "attack", "ε", "steps", "gradient", "EOT", "MC", "n", "clean", "robust", "95% CI", "time (s)"]
 SORT_ROLE = Qt.UserRole + 1
+SUITE_TINT, MEMBER_TINT = QColor("#d6e4f5"), QColor("#eef3fa")   # a suite's row and its members' rows
+
+
+def suite_of(r: dict) -> tuple[str, bool]:
+    """(name of the suite the row belongs to or "", whether it is the suite's own row)."""
+    p = r.get("params", {})
+    if "members" in p:
+        return r.get("attack", ""), True
+    return p.get("suite") or "", False
+
+
+def _row_order(rows: list[dict]):
+    """Sort key: stand-alone rows first, then each suite's row followed by its members in the suite's order."""
+    pos = {(r.get("run_id"), suite_of(r)[0], float(r.get("eps") or 0), m.get("attack"), m.get("gradient")): i
+           for r in rows if suite_of(r)[1] for i, m in enumerate(r["params"]["members"])}
+
+    def key(r: dict):
+        suite, own = suite_of(r)
+        eps = float(r.get("eps") or 0)
+        member = pos.get((r.get("run_id"), suite, eps, r.get("attack"), r.get("gradient")), len(pos))
+        return (r.get("run_id", ""), r.get("params", {}).get("sweep") or "", suite, eps if suite else 0.0,
+                not own, member if suite and not own else 0, r.get("attack", ""), eps, r.get("steps") or 0,
+                gradient_order(r.get("gradient", "")))
+    return key
 
 
 class EvalTableModel(QAbstractTableModel):
@@ -25,9 +49,8 @@ class EvalTableModel(QAbstractTableModel):
     def set_rows(self, rows: list[dict]) -> None:
         self.beginResetModel()
         # single-sample and EOT rows of the same attack adjacent
-        self._rows = sorted(rows, key=lambda r: (r.get("run_id", ""), r.get("params", {}).get("sweep") or "",
-                                                 r.get("attack", ""), float(r.get("eps") or 0), r.get("steps") or 0,
-                                                 gradient_order(r.get("gradient", ""))))
+        # (a suite's members right below the suite's row)
+        self._rows = sorted(rows, key=_row_order(rows))
         self.endResetModel()
 
     def add_row(self, row: dict) -> None:
@@ -65,11 +88,20 @@ class EvalTableModel(QAbstractTableModel):
             return self._sort_value(r, c)
         if role == Qt.ToolTipRole:
             msgs = "\n".join(r.get("messages", []))
-            return (r.get("protocol") or r.get("key", "")) + (f"\n{msgs}" if msgs else "")
+            suite, own = suite_of(r)
+            member = f"\nmember of the {suite} suite (its worst case is the suite's row)" if suite and not own else ""
+            return (r.get("protocol") or r.get("key", "")) + member + (f"\n{msgs}" if msgs else "")
         if role == Qt.TextAlignmentRole and c >= 5:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ForegroundRole and c == 4 and r.get("gradient", "").startswith("EOT"):
             return QColor("#8a2be2")
+        suite, own = suite_of(r)
+        if role == Qt.BackgroundRole and suite:
+            return SUITE_TINT if own else MEMBER_TINT
+        if role == Qt.FontRole and own and c in (1, 4, 9, 10):  # (not the run column: it would widen the table)
+            f = QFont()
+            f.setBold(True)
+            return f
         return None
 
     @staticmethod
@@ -79,8 +111,11 @@ class EvalTableModel(QAbstractTableModel):
             return f"{name} ({r.get('run_id')})" if name else str(r.get("run_id", ""))
         if c == 1:
             sweep, loss = r.get("params", {}).get("sweep"), r.get("params", {}).get("loss")
-            return (r.get("attack", "") + (f", {LOSS_NAMES.get(loss, loss)}" if loss and loss != "ce" else "")
-                    + (f" [{sweep} sweep]" if sweep else ""))
+            suite, own = suite_of(r)
+            return (("↳ " if suite and not own else "") + r.get("attack", "")
+                    + (f", {LOSS_NAMES.get(loss, loss)}" if loss and loss != "ce" else "")
+                    + (f" [{sweep} sweep]" if sweep else "")
+                    + (f" [suite of {len(r['params']['members'])}]" if own else ""))
         if c == 2:
             return eps_text(r.get("eps"), r.get("norm", "Linf"))
         if c == 3:
@@ -178,6 +213,7 @@ class RobustnessView(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().hide()  # row numbers say nothing; the width goes to the robust column
         self.protocol = QLabel("select a row to read its full protocol")
         self.protocol.setWordWrap(True)
         self.protocol.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -271,8 +307,16 @@ class RobustnessView(QWidget):
             return
         r = self.model.row_dict(self.proxy.mapToSource(cur).row())
         text = r.get("protocol") or r.get("key", "")
-        params = ", ".join(f"{k}={v}" for k, v in sorted(r.get("params", {}).items()))
+        p = r.get("params", {})
+        params = ", ".join(f"{k}={v}" for k, v in sorted(p.items()) if k not in ("members", "first_broken_by"))
         msgs = " | ".join(r.get("messages", []))
+        if "members" in p:  # a suite: its members in one line each would crowd out the table
+            firsts = p.get("first_broken_by", {})
+            parts = []
+            for m in p["members"]:
+                label = f"{m['attack']} ({m['gradient']})"
+                parts.append(f"{label} {m.get('robust_acc', 0):.2%} · {firsts.get(label, '?')}")
+            text += "\nmembers (robust acc. · examples it broke first): " + "; ".join(parts)
         self.protocol.setText(f"{text}\nparams: {params}" + (f"\nmessages: {msgs}" if msgs else ""))
 
     @Slot()
