@@ -397,6 +397,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from .training import resolve_device
 
     eps = _parse_eps(args.eps)
+    if eps is None:  # the data set's default ε for every attack and the suite alike
+        eps = _default_eps(checked_run(Project.open(args.project), args.run))
     specs, suite_over = parse_attacks(args.attacks, eps=eps, params=args.param, eot=args.eot)
     _protocol(args)
     if args.nproc is not None and args.nproc != 1 and not launched_distributed():
@@ -410,7 +412,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     try:
         project, proto, device, cfg, ds, model = _prepare(args, device=ctx.device if ctx else None)
         return _run_rows(args, project, lambda on_row, on_progress, cancel: evaluate_request(
-            model, ds.test, specs, suite_over, proto, eps=eps if eps is not None else _default_eps(cfg),
+            model, ds.test, specs, suite_over, proto, eps=eps,
             device=device, on_row=on_row, on_progress=on_progress, cancel=cancel, dist=ctx),
             main=ctx is None or ctx.is_main)
     finally:
@@ -513,7 +515,9 @@ def cmd_checklist(args: argparse.Namespace) -> int:
 
 
 def _default_eps(cfg: RunConfig) -> float:
-    return 0.3 if cfg.data.name in ("mnist", "demo") else 8 / 255
+    from .defaults import default_eps_for
+
+    return default_eps_for(cfg.data.name)
 
 
 @command("timing")

@@ -25,8 +25,17 @@ def family(shape: Sequence[int]) -> str:
     return "cifar-like"
 
 
+#: data sets known by name (the demo set is MNIST digits)
+MNIST_LIKE = ("mnist", "demo")
+
+
 def default_eps(shape: Sequence[int]) -> float:
     return DEFAULTS[family(shape)]["eps"]
+
+
+def default_eps_for(dataset: str) -> float:
+    """The default Linf ε of a data set named in a run's config (before its data is loaded)."""
+    return DEFAULTS["mnist-like" if dataset in MNIST_LIKE else "cifar-like"]["eps"]
 
 
 def cw_lr(shape: Sequence[int]) -> float:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 Progress = Callable[[str, float], None]
 
 GALLERY_SIZE = 16
+#: the gradient label of a deterministic model's rows: one pass, nothing to average
+DETERMINISTIC = "single pass (deterministic)"
 
 
 def wilson_ci(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -99,9 +101,10 @@ class Row:
     def protocol_line(self) -> str:
         steps = f", {self.steps} step{'s' if self.steps != 1 else ''}" if self.steps else ""
         steps += f", {LOSS_NAMES.get(self.params['loss'], self.params['loss'])} loss" if "loss" in self.params else ""
+        judged = ("prediction: one pass" if self.gradient == DETERMINISTIC else
+                  f"prediction: MC-{self.mc_samples}, success re-judged on {self.reeval} draws")
         return (f"{self.attack} ({self.norm}, ε={_eps_str(self.eps, self.norm)}{steps}), gradients: {self.gradient}, "
-                f"prediction: MC-{self.mc_samples}, success re-judged on {self.reeval} draws, "
-                f"n={self.n}, seed={self.seed}")
+                f"{judged}, n={self.n}, seed={self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,10 +136,6 @@ class Gallery:
     #: per-example arrays over all n examples (``robust``: 1 robust, 0 broken,
     #: -1 clean prediction wrong; the suite adds ``broken_by``)
     per_example: dict[str, torch.Tensor] = field(default_factory=dict)
-
-
-#: the gradient label of a deterministic model's rows: one pass, nothing to average
-DETERMINISTIC = "single pass (deterministic)"
 
 
 def gradient_label(eot: int, stochastic: bool = True) -> str:
@@ -380,14 +379,19 @@ def parse_attack_list(text: str, *, eps: float | None, params: list[str] = (), e
         kw = dict(over[name])
         if eps is not None and not name.startswith("pixel") and name != "cw":
             kw.setdefault("eps", eps)
-        spec = make_attack(name, **kw)
-        if eot is not None and spec.eot_samples > 1:
-            if "eot_samples" in kw and kw["eot_samples"] != eot:
-                raise ConfigError(f"--eot {eot} and --param {name}.eot_samples={kw['eot_samples']} disagree; "
-                                  "give one of them")
-            spec = dataclasses.replace(spec, eot_samples=eot)
-        specs.append(spec)
+        specs.append(_with_eot(make_attack(name, **kw), kw, eot))
     return specs
+
+
+def _with_eot(spec: AttackSpec, kw: dict[str, Any], eot: int | None) -> AttackSpec:
+    """``spec`` with the protocol's EOT samples where it takes them itself: an
+    explicitly-EOT attack's ``eot_samples``, AutoAttack rand's ``eot_iter``."""
+    field_ = "eot_samples" if spec.eot_samples > 1 else "eot_iter" if getattr(spec, "version", "") == "rand" else None
+    if eot is None or field_ is None:
+        return spec
+    if field_ in kw and kw[field_] != eot:
+        raise ConfigError(f"--eot {eot} and --param {spec.name}.{field_}={kw[field_]} disagree; give one of them")
+    return dataclasses.replace(spec, **{field_: eot})
 
 
 def rows_to_json(rows: list[Row]) -> str:

@@ -20,6 +20,7 @@ from .attacks import make_attack
 from .errors import ConfigError, TrainingDiverged
 from .evaluation import Protocol, Row, gallery_arrays, load_run
 from .plots import Series, interval_plot_svg
+from .stochastic import is_stochastic
 from .store import Project
 from .suite import SuiteSpec, run_suite
 
@@ -104,15 +105,21 @@ def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], pr
 
 
 def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps: float, dev, log) -> Row:
-    """The suite's row: reused when one with this protocol and these knobs is stored."""
+    """The suite's row: reused when one with this protocol, these knobs and these members is stored."""
+    from .reproduce import stored_protocol
+
     knobs = dict(sc.get("suite", {}))
     sproto = Protocol(**{**proto.__dict__, "n": int(knobs.pop("n", proto.n))}).validate()
     suite = SuiteSpec(eps=eps, eot_samples=proto.eot_samples, **knobs)
     project = Project.open(project_path)
+    stochastic = is_stochastic(model)
+    want = {**stored_protocol(sproto, stochastic), "attack": "adaptive"}
+    knobs = {k: v for k, v in suite.protocol().items() if k not in ("members", "eot_samples")}
+    members = [spec.name for spec, _ in suite.member_specs(stochastic)]
     for d in project.eval_rows(run_id):
-        same = all(d.get(k) == getattr(sproto, k) for k in ("n", "mc_samples", "seed", "reeval"))
-        if d.get("attack") == "adaptive" and same and all(d["params"].get(k) == v for k, v in suite.protocol().items()
-                                                         if k != "members"):
+        if (all(d.get(k) == v for k, v in want.items()) and all(d["params"].get(k) == v for k, v in knobs.items())
+                and [m["attack"] for m in d["params"]["members"]] == members
+                and d["params"].get("eot_samples") == (suite.eot_samples if stochastic else 1)):
             return Row(**{k: v for k, v in d.items() if k != "key"})
 
     def store(row: Row, gallery) -> None:
@@ -198,7 +205,7 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
         group = [r for r in runs if r.label == label]
         ok = [r for r in group if not r.diverged]
         clean = _spread([r.clean.clean_acc for r in ok if r.clean])
-        cols = [_spread([r.cells[c].robust_acc for r in ok if c in r.cells]) for c in COLUMNS]
+        cols = [_spread([r.cells[c].robust_acc for r in ok if c in r.cells], len(ok)) for c in COLUMNS]
         div = f" ({len(group) - len(ok)} diverged)" if len(ok) < len(group) else ""
         lines.append(f"| {label} | {len(group)}{div} | {clean} | " + " | ".join(cols) + " |")
     lines += ["", "Protocols of the cells (seed 0's runs):", ""]
@@ -210,17 +217,21 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
     return "\n".join(lines) + "\n"
 
 
-def _spread(vals: list[float]) -> str:
+def _spread(vals: list[float], runs: int | None = None) -> str:
+    """Mean [min–max] over seeds; says how many seeds when a column has fewer
+    than the row (the suite runs on the scale's suite seeds only)."""
     if not vals:
         return "—"
     mean = sum(vals) / len(vals)
-    return f"{100 * mean:.1f} [{100 * min(vals):.1f}–{100 * max(vals):.1f}]" if len(vals) > 1 else f"{100 * mean:.1f}"
+    text = f"{100 * mean:.1f} [{100 * min(vals):.1f}–{100 * max(vals):.1f}]" if len(vals) > 1 else f"{100 * mean:.1f}"
+    return text + (f" ({len(vals)} seed{'s' if len(vals) > 1 else ''})" if runs and len(vals) < runs else "")
 
 
 def _members(row: Row) -> str:
     members = row.params.get("members")
     if not members:
         return ""
-    firsts = row.params.get("first_broken_by", {})
     parts = [f"{m['attack']} ({m['gradient']}) {100 * m['robust_acc']:.1f}" for m in members]
-    return "; members: " + ", ".join(parts) + "; broken first by: " + ", ".join(f"{k} {v}" for k, v in firsts.items() if v)
+    firsts = [f"{m['attack']} {m['broke_first']}" for m in members if m.get("broke_first")]
+    knobs = ", ".join(f"{k} {row.params[k]}" for k in ("n_iter", "restarts", "square_queries") if k in row.params)
+    return f"; {knobs}; members: " + ", ".join(parts) + "; broken first by: " + ", ".join(firsts)

@@ -183,12 +183,25 @@ def _eps_for(sc: dict[str, Any], cfg: RunConfig, col: dict[str, Any]) -> float |
     return float(table[cfg.data.name]) if cfg.data.name in table else None
 
 
-def _stored(project: Project, run_id: str, key: str, proto: Protocol, stochastic: bool = True) -> Row | None:
-    """A stored row with this key and protocol (a deterministic model's rows are MC-1, judged once)."""
-    want = {"n": proto.n, "seed": proto.seed, "mc_samples": proto.mc_samples if stochastic else 1,
+#: row parameters that are the protocol's, not the attack's (compared through the protocol)
+_NOT_ATTACK = ("seed", "eot_samples", "batch_size", "suite", "sweep")
+
+
+def stored_protocol(proto: Protocol, stochastic: bool) -> dict[str, int]:
+    """What a stored row must say to be reused: a deterministic model's rows are MC-1, judged once."""
+    return {"n": proto.n, "seed": proto.seed, "mc_samples": proto.mc_samples if stochastic else 1,
             "reeval": proto.reeval if stochastic else 1}
+
+
+def _stored(project: Project, run_id: str, key: str, proto: Protocol, stochastic: bool = True,
+            params: dict[str, Any] | None = None) -> Row | None:
+    """A stored row with this key, protocol and (when given) attack parameters: the
+    key leaves out e.g. Square's queries and APGD's iterations."""
+    want = stored_protocol(proto, stochastic)
+    same_params = lambda d: params is None or all(  # noqa: E731
+        d.get("params", {}).get(k) == v for k, v in params.items() if k not in _NOT_ATTACK)
     for d in project.eval_rows(run_id):
-        if d.get("key") == key and all(d.get(k) == v for k, v in want.items()):
+        if d.get("key") == key and all(d.get(k) == v for k, v in want.items()) and same_params(d):
             d = {k: v for k, v in d.items() if k != "key"}
             return Row(**d)
     return None
@@ -222,7 +235,7 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
         adaptive = None
         if stochastic and spec.eot_samples == 1:
             if col["attack"] in ADAPTIVE_VERSION:
-                aspec = make_attack(ADAPTIVE_VERSION[col["attack"]], **params)
+                aspec = make_attack(ADAPTIVE_VERSION[col["attack"]], **{"eot_iter": proto.eot_samples, **params})
                 adaptive = _row(project_path, run_id, model, ds, aspec, proto, 1, dev, log)
             elif spec.supports_eot:
                 adaptive = _row(project_path, run_id, model, ds, spec, proto, proto.eot_samples, dev, log)
@@ -252,7 +265,7 @@ def _row(project_path, run_id, model, ds, spec, proto, eot, dev, log) -> Row:
                 gradient=grad, eot_samples=eot, mc_samples=proto.mc_samples, n=proto.n, seed=proto.seed,
                 reeval=proto.reeval, clean_acc=0, robust_acc=0, robust_acc_mean=0, ci_low=0, ci_high=0, time_s=0,
                 params=spec.protocol())
-    old = _stored(project, run_id, probe.key, proto, stochastic)
+    old = _stored(project, run_id, probe.key, proto, stochastic, probe.params)
     if old is not None:
         return old
     row, gallery = evaluate_attack(model, ds.test, spec, proto, eot=eot, device=dev)

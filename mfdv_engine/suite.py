@@ -140,19 +140,19 @@ def combine(outs: list[Outcome], suite: SuiteSpec) -> SuiteResult:
     first = outs[0].row
     n = first.n
     robust = torch.stack([o.robust for o in outs]).all(0)
+    clean = torch.stack([o.clean_ok for o in outs]).all(0)  # the same seeded draws: equal unless the device is not deterministic
     broken = torch.full((n,), SURVIVED, dtype=torch.int16)
     for i in reversed(range(len(outs))):  # the lowest index that broke it wins
         broken[outs[i].clean_ok & ~outs[i].robust] = i
-    broken[~outs[0].clean_ok] = CLEAN_WRONG
+    broken[~clean] = CLEAN_WRONG
     k = int(robust.sum())
     lo, hi = wilson_ci(k, n)
-    labels = [f"{o.row.attack} ({o.row.gradient})" for o in outs]
-    firsts = {lab: int((broken == i).sum()) for i, lab in enumerate(labels)}
-    params = {**suite.protocol(), "members": [
-        {"attack": o.row.attack, "gradient": o.row.gradient, "robust_acc": o.row.robust_acc, "params": o.row.params}
-        for o in outs], "first_broken_by": firsts, "batch_size": first.params.get("batch_size")}
+    eot = max(o.row.eot_samples for o in outs)
+    params = {**suite.protocol(), "eot_samples": eot, "batch_size": first.params.get("batch_size"), "members": [
+        {"attack": o.row.attack, "gradient": o.row.gradient, "robust_acc": o.row.robust_acc,
+         "broke_first": int((broken == i).sum()), "params": o.row.params} for i, o in enumerate(outs)]}
     row = Row(attack=SUITE, norm=first.norm, eps=first.eps, steps=None,
-              gradient=f"worst case of {len(outs)}", eot_samples=max(o.row.eot_samples for o in outs),
+              gradient=f"worst case of {len(outs)}", eot_samples=eot,
               mc_samples=first.mc_samples, n=n, seed=first.seed, reeval=first.reeval, clean_acc=first.clean_acc,
               robust_acc=k / max(n, 1), robust_acc_mean=float(torch.stack([o.frac for o in outs]).amin(0).mean()),
               ci_low=lo, ci_high=hi, time_s=sum(o.row.time_s for o in outs), params=params,
@@ -193,6 +193,8 @@ def split_suite(text: str, params: list[str]) -> tuple[str, list[str], dict[str,
                 raise ConfigError(f"--param {item!r}: the adaptive suite's parameters are "
                                   f"{', '.join(f.name for f in dataclasses.fields(SuiteSpec))}")
             over[key] = tuple(m.strip() for m in raw.split(",") if m.strip()) if key == "members" else parse_value(raw)
+            if key == "members" and not over[key]:
+                raise ConfigError(f"--param {item!r} names no member; leave it out to run every member")
     return ",".join(n for n in names if n != SUITE), rest_params, over
 
 
@@ -205,6 +207,8 @@ def parse_attacks(text: str, *, eps: float | None, params=(), eot: int | None = 
     rest, rest_params, over = split_suite(text, list(params))
     if over is None:
         return parse_attack_list(text, eps=eps, params=list(params), eot=eot), None
+    if not rest and rest_params:
+        raise ConfigError(f"--param {rest_params[0]!r} names an attack that is not in --attacks")
     specs = parse_attack_list(rest, eps=eps, params=rest_params, eot=eot) if rest else []
     if eot is not None and over.get("eot_samples", eot) != eot:
         raise ConfigError("--eot and --param adaptive.eot_samples disagree; give one of them")
@@ -219,11 +223,14 @@ def evaluate_request(model: torch.nn.Module, split, specs: list[AttackSpec], sui
     the adaptive suite at ``eps`` with the protocol's EOT samples when asked for."""
     from .evaluation import evaluate
 
-    if specs:
-        evaluate(model, split, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
-                 dist=dist)
-    if suite_over is not None:
+    suite = None
+    if suite_over is not None:  # every suite error before the first row is written
         if dist is not None:
             raise ConfigError("the adaptive suite runs in one process (it intersects per-example verdicts); drop --nproc")
         suite = SuiteSpec(**{"eps": eps, "eot_samples": proto.eot_samples, **suite_over})
+        suite.member_specs(is_stochastic(model))
+    if specs:
+        evaluate(model, split, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
+                 dist=dist)
+    if suite is not None:
         run_suite(model, split, suite, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel)

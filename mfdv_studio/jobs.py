@@ -90,7 +90,7 @@ def attack_job(project_path: str, run_id: str, attacks: str, *, eps: float | Non
     from mfdv_engine.suite import evaluate_request, parse_attacks
     from mfdv_engine.training import resolve_device
 
-    specs, suite_over = parse_attacks(attacks, eps=eps, params=list(params))  # bad input fails before queueing
+    specs, suite_over = parse_attacks(attacks, eps=eps, params=list(params), eot=proto.eot_samples)  # fails before queueing
     proto.validate()
 
     def fn(ctx: JobContext) -> dict:
@@ -106,7 +106,9 @@ def attack_job(project_path: str, run_id: str, attacks: str, *, eps: float | Non
 
 
 def default_eps(cfg) -> float:
-    return 0.3 if cfg.data.name in ("mnist", "demo") else 8 / 255
+    from mfdv_engine.defaults import default_eps_for
+
+    return default_eps_for(cfg.data.name)
 
 
 def sweep_job(project_path: str, run_id: str, kind: str, *, proto, eps: float | None = None, values=None,

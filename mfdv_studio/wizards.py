@@ -351,7 +351,7 @@ class AttackWizard(QWizard):
         from mfdv_engine.suite import parse_attacks
 
         eps = self.eps_value()
-        parse_attacks(self.attacks.text(), eps=eps)
+        parse_attacks(self.attacks.text(), eps=eps, eot=self.eot.value())
         return {"runs": self.selected_runs(), "attacks": self.attacks.text(), "eps": eps,
                 "proto": self.protocol(), "device": self.device.currentText()}
 
@@ -360,7 +360,7 @@ class AttackWizard(QWizard):
         try:
             from mfdv_engine.suite import parse_attacks
 
-            specs, suite_over = parse_attacks(self.attacks.text(), eps=self.eps_value())
+            specs, suite_over = parse_attacks(self.attacks.text(), eps=self.eps_value(), eot=self.eot.value())
             self.attack_err.setText("")
             p = self.protocol()
             lines = [f"runs: {', '.join(self.selected_runs()) or '(none)'}"]

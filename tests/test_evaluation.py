@@ -56,7 +56,7 @@ def test_stochastic_model_gets_single_and_eot_rows_plain_gets_single(runs):
                 assert d[f] is not None, f
             assert r.ci_low <= r.robust_acc <= r.ci_high
             assert r.robust_acc <= r.clean_acc
-            assert ("MC-5" if which == "mfdv" else "MC-1") in r.protocol_line() and "n=64" in r.protocol_line()
+            assert ("MC-5" if which == "mfdv" else "prediction: one pass") in r.protocol_line() and "n=64" in r.protocol_line()
             if which == "plain":  # a deterministic model: one pass, no EOT, nothing to re-draw
                 assert (r.eot_samples, r.mc_samples, r.reeval) == (1, 1, 1)
 

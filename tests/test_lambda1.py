@@ -1,4 +1,6 @@
 """`mfdv reproduce lambda1 --scale smoke` end to end on the real MNIST, and its bad input."""
+import re
+
 import pytest
 
 from mfdv_engine.cli import main
@@ -9,7 +11,7 @@ from mfdv_engine.reproduce import Experiment
 from mfdv_engine.store import Project
 
 
-def test_lambda1_smoke_report_has_every_cell_with_its_protocol(tmp_path, data_root):
+def test_lambda1_smoke_report_has_every_cell_with_its_protocol(tmp_path, data_root, capsys):
     p, report = tmp_path / "l.mfdv.h5", tmp_path / "lambda1.md"
     code = main(["reproduce", "lambda1", "--scale", "smoke", "--lambda1", "0,0.05,1000", "--project", str(p),
                  "--data-root", str(data_root), "--device", "cpu", "--report", str(report)])
@@ -34,6 +36,13 @@ def test_lambda1_smoke_report_has_every_cell_with_its_protocol(tmp_path, data_ro
     assert "test examples only" in text  # the intervals say what they cover
     statuses = sorted(r.status for r in Project.open(p).runs())
     assert statuses == ["failed", "finished", "finished", "finished"]
+    assert re.search(r"^\s+\d+\.\d%", capsys.readouterr().err, re.M)  # the first run computed its rows
+    assert main(["reproduce", "lambda1", "--scale", "smoke", "--lambda1", "0,0.05,1000", "--project", str(p),
+                 "--data-root", str(data_root), "--device", "cpu", "--report", str(report)]) == 0
+    log = capsys.readouterr().err
+    computed = [l for l in log.splitlines() if l.startswith("training ") or re.match(r"\s+\d+\.\d%", l)]
+    assert not computed, log  # every run, row and suite (plain's too) reused; the diverged run is not retrained
+    assert len(Project.open(p).runs()) == 4
 
 
 def test_lambda1_bad_input_is_one_sentence_and_touches_nothing(tmp_path, capsys):

@@ -14,7 +14,8 @@ from mfdv_engine.evaluation import Protocol, evaluate_examples, load_run
 from mfdv_engine.runs import train_run
 from mfdv_engine.stochastic import noise_off
 from mfdv_engine.store import Project
-from mfdv_engine.suite import CLEAN_WRONG, SURVIVED, SuiteSpec, run_suite
+from mfdv_engine.evaluation import Outcome, Row
+from mfdv_engine.suite import CLEAN_WRONG, SURVIVED, SuiteSpec, combine, parse_attacks, run_suite
 
 CPU = torch.device("cpu")
 SMALL = {"n_iter": 10, "restarts": 1, "square_queries": 100, "eot_samples": 4}
@@ -59,7 +60,25 @@ def test_suite_robust_set_is_the_intersection_of_its_members(runs):
     assert suite["robust_acc"] == pytest.approx((broken_by == SURVIVED).mean())
     assert suite["robust_acc"] <= min(m["robust_acc"] for m in members)
     assert suite["ci_low"] <= suite["robust_acc"] <= suite["ci_high"]
-    assert sum(suite["params"]["first_broken_by"].values()) == int((broken_by >= 0).sum())
+    assert [m["broke_first"] for m in suite["params"]["members"]] == [int((broken_by == i).sum()) for i in range(8)]
+
+
+def _outcome(robust, clean, name):
+    t = lambda v: torch.tensor(v, dtype=torch.bool)  # noqa: E731
+    row = Row(attack=name, norm="Linf", eps=0.1, steps=None, gradient="EOT-4", eot_samples=4, mc_samples=4, n=len(robust),
+              seed=0, reeval=2, clean_acc=sum(clean) / len(clean), robust_acc=sum(robust) / len(robust),
+              robust_acc_mean=0.0, ci_low=0.0, ci_high=1.0, time_s=1.0)
+    return Outcome(row, None, t(robust), t(clean), torch.tensor(robust, dtype=torch.float))
+
+
+def test_combine_intersects_members_that_break_different_examples():
+    clean = [1, 1, 1, 1, 1, 0]
+    outs = [_outcome([0, 1, 1, 1, 1, 0], clean, "a"), _outcome([1, 0, 1, 0, 1, 0], clean, "b"),
+            _outcome([1, 1, 0, 0, 1, 0], clean, "c")]
+    res = combine(outs, SuiteSpec(eps=0.1, eot_samples=4))
+    assert res.broken_by.tolist() == [0, 1, 2, 1, SURVIVED, CLEAN_WRONG]
+    assert res.row.robust_acc == pytest.approx(1 / 6)  # weaker than every member (each leaves 3 or 4 of 6)
+    assert [m["broke_first"] for m in res.row.params["members"]] == [1, 2, 1]
 
 
 def test_plain_lenet_is_broken_by_the_suite(runs):
@@ -128,6 +147,28 @@ def test_eot_square_averages_its_loss_over_the_draws():
     assert 0.3 < (single < 0).float().mean() < 0.7  # what plain Square sees: half "fooled" by one draw
 
 
+def test_eot_square_attack_never_stops_on_a_lucky_draw():
+    """The attack itself, not only its scoring: on the coin-flip model no query can
+    change the prediction, so EOT-Square must spend every query on every example,
+    while Square on single draws stops about half of them at once."""
+    from pyautoattack.square import SquareAttack
+
+    from mfdv_engine.attacks.adaptive import _eot_square_class
+
+    model = _CoinFlip()
+    x, y = torch.rand(60, 1, 4, 4), torch.zeros(60, dtype=torch.long)
+    kw = dict(norm="Linf", n_queries=20, eps=0.1, p_init=0.8, n_restarts=1, seed=0, verbose=False, device=CPU)
+    torch.manual_seed(0)
+    eot = _eot_square_class()(model, 400, **kw)  # S = 400: an averaged vote this far off 1/2 is ~1e-6
+    eot.init_hyperparam(x)
+    queries, _ = eot.attack_single_run(x, y)
+    assert (queries == 21).all()
+    plain = SquareAttack(model, **kw)
+    plain.init_hyperparam(x)
+    queries, _ = plain.attack_single_run(x, y)
+    assert 0.3 < (queries == 1).float().mean() < 0.7
+
+
 def test_head_only_autoattack_rand_matches_full_passes(runs):
     """Same seed, same attack; only where the noise is drawn differs (one (S·B)
     head block against S whole passes), so near-boundary examples may flip.
@@ -168,3 +209,12 @@ def test_bad_suite_input_is_one_sentence_and_leaves_the_project_alone(runs, caps
     assert "no finished epoch" in capsys.readouterr().err and empty.read_bytes() == before
     with pytest.raises(ConfigError, match="does not apply"):
         SuiteSpec(members=("transfer-sigma0",)).member_specs(stochastic=False)
+    with pytest.raises(ConfigError, match="not in --attacks"):
+        parse_attacks("adaptive", eps=0.1, params=["pgd10.steps=3"])
+    with pytest.raises(ConfigError, match="names no member"):
+        parse_attacks("adaptive", eps=0.1, params=["adaptive.members="])
+    # a member that does not apply to the model fails before any row is written (fgsm would come first)
+    plain_before = p.read_bytes()
+    assert cli.main(["attack", "--project", str(p), "--run", ids["plain"], "--attacks", "fgsm,adaptive",
+                     "--param", "adaptive.members=transfer-sigma0", "--data-root", str(root), "--limit", "8"]) == 2
+    assert "does not apply" in capsys.readouterr().err and p.read_bytes() == plain_before

@@ -18,6 +18,7 @@ their own they give one EOT row, and ``--eot`` sets their S.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -58,7 +59,8 @@ class EOTGradients:
         return self._terms(x, y, self.margin)
 
     def _terms(self, x, y, loss):
-        z, per, grad = eot_terms(self.model, x, y, self.samples, loss)
+        # the C&W margin unclamped (κ = ∞), as PGD's: clamped at 0 it stops pulling once every draw is fooled
+        z, per, grad = eot_terms(self.model, x, y, self.samples, loss, kappa=math.inf)
         return self._judged(z), per, grad
 
     def _judged(self, z: torch.Tensor) -> torch.Tensor:
@@ -116,7 +118,7 @@ def _eot_square_class():
 
     class EOTSquareAttack(SquareAttack):
         def __init__(self, model: nn.Module, samples: int, **kw) -> None:
-            super().__init__(ExpectationModel(model, samples), **kw)
+            super().__init__(model, **kw)  # its predict() is never called: attack_single_run only
             self.net, self.samples = model, samples
 
         def margin_and_loss(self, x, y):

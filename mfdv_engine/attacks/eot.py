@@ -53,6 +53,16 @@ def eot_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int, 
     """(logits of all draws (S, B, C), per-example loss averaged over the draws (B,),
     ∂(Σ loss)/∂x): the EOT gradient at the cost of one trunk forward/backward."""
     x = x.detach().requires_grad_(True)
+    if getattr(model, "noise_in_trunk", False):  # S full passes: one graph at a time
+        draws, losses, grad = [], [], torch.zeros_like(x)
+        for _ in range(samples):
+            with torch.enable_grad():
+                z = model(x)
+                per = per_example_loss(z, y, loss, kappa)
+                grad += torch.autograd.grad(per.sum(), x)[0] / samples
+            draws.append(z.detach())
+            losses.append(per.detach())
+        return torch.stack(draws), torch.stack(losses).mean(0), grad
     with torch.enable_grad():
         z = draw_logits(model, x, samples)
         s, b = z.shape[0], z.shape[1]

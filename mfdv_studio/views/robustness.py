@@ -308,14 +308,11 @@ class RobustnessView(QWidget):
         r = self.model.row_dict(self.proxy.mapToSource(cur).row())
         text = r.get("protocol") or r.get("key", "")
         p = r.get("params", {})
-        params = ", ".join(f"{k}={v}" for k, v in sorted(p.items()) if k not in ("members", "first_broken_by"))
+        params = ", ".join(f"{k}={v}" for k, v in sorted(p.items()) if k != "members")
         msgs = " | ".join(r.get("messages", []))
         if "members" in p:  # a suite: its members in one line each would crowd out the table
-            firsts = p.get("first_broken_by", {})
-            parts = []
-            for m in p["members"]:
-                label = f"{m['attack']} ({m['gradient']})"
-                parts.append(f"{label} {m.get('robust_acc', 0):.2%} · {firsts.get(label, '?')}")
+            parts = [f"{m['attack']} ({m['gradient']}) {m.get('robust_acc', 0):.2%} · {m.get('broke_first', '?')}"
+                     for m in p["members"]]
             text += "\nmembers (robust acc. · examples it broke first): " + "; ".join(parts)
         self.protocol.setText(f"{text}\nparams: {params}" + (f"\nmessages: {msgs}" if msgs else ""))
 
