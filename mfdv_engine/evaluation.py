@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 Progress = Callable[[str, float], None]
 
 GALLERY_SIZE = 16
+#: offset of the attack's seed from the protocol seed + the batch's first index
+ATTACK_STREAM = 104729
 #: the gradient label of a deterministic model's rows: one pass, nothing to average
 DETERMINISTIC = "single pass (deterministic)"
 
@@ -242,7 +244,8 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
 def _attack_batch(model, spec: AttackSpec, x, y, eot: int, mc: int, reeval: int, seed: int, first: int,
                   messages: list[str]):
     """(robust, robust fraction over draws, clean correct, gallery part) of one batch.
-    Every draw is seeded from the protocol seed and the batch's first index."""
+    Every draw is seeded from the protocol seed and the batch's first index: the
+    clean prediction, the attack (offset by ATTACK_STREAM) and each re-judging."""
     device = x.device
     with rng_isolated(device, seed + first):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
         p_clean = mc_predict(model, x, mc)
@@ -253,7 +256,8 @@ def _attack_batch(model, spec: AttackSpec, x, y, eot: int, mc: int, reeval: int,
     p_adv_first = p_clean.clone()
     x_adv_full = x.clone()
     if idx.numel():
-        x_adv = spec.run(model, x[idx], y[idx], eot_samples=eot)
+        # each batch its own attack stream, apart from the clean and re-judging draws' streams
+        x_adv = dataclasses.replace(spec, seed=seed + first + ATTACK_STREAM).run(model, x[idx], y[idx], eot_samples=eot)
         messages.extend(msg for msg in spec.last_messages if msg not in messages)
         x_adv_full[idx] = x_adv
         hits = torch.ones(idx.numel(), dtype=torch.bool, device=device)
