@@ -11,7 +11,7 @@ ALL = "fgsm,pgd10,pgd100,cw,pixel1,pixel2,pixel3,pixel5,autoattack,autoattack-ra
 # the paper's settings are the defaults; these shrink the slow ones for a CPU test
 SMALL = ["cw.steps=30", "cw.binary_search_steps=2", "pixel1.steps=3", "pixel2.steps=3", "pixel3.steps=3",
          "pixel5.steps=3", "pixel1.popsize=20", "pixel2.popsize=20", "pixel3.popsize=20", "pixel5.popsize=20",
-         "autoattack.n_iter=5", "autoattack.n_queries=50", "autoattack-rand.n_iter=5", "autoattack-rand.eot_iter=2",
+         "autoattack.n_iter=5", "autoattack.n_queries=50", "autoattack-rand.n_iter=5",
          "square.n_queries=50", "pgd100.steps=20"]
 
 
@@ -37,6 +37,8 @@ def test_every_attack_lands_in_project_and_csv(project, data_root, tmp_path):
     grads = {(row["attack"], row["gradient"]) for row in rows}
     assert ("pgd10", "single-sample") in grads and ("pgd10", "EOT-3") in grads  # side by side
     assert ("eot-pgd", "EOT-3") in grads  # --eot governs every EOT attack
+    aa_rand = next(row for row in rows if row["attack"] == "autoattack-rand")
+    assert aa_rand["eot_samples"] == 3 and aa_rand["params"]["eot_iter"] == 3  # AutoAttack rand's EOT too
     aa = [row for row in rows if row["attack"] == "autoattack"][0]
     assert any("random" in m.lower() for m in aa["messages"]), aa["messages"]  # AutoAttack's own warning surfaced
     out = tmp_path / "t.csv"
