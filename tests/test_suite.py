@@ -218,3 +218,17 @@ def test_bad_suite_input_is_one_sentence_and_leaves_the_project_alone(runs, caps
     assert cli.main(["attack", "--project", str(p), "--run", ids["plain"], "--attacks", "fgsm,adaptive",
                      "--param", "adaptive.members=transfer-sigma0", "--data-root", str(root), "--limit", "8"]) == 2
     assert "does not apply" in capsys.readouterr().err and p.read_bytes() == plain_before
+
+
+def test_trunk_noise_defense_gets_the_stochastic_suite_with_full_pass_eot(tmp_path, data_root):
+    """PNI's noise sits in the trunk: the same members, EOT by whole passes."""
+    p = tmp_path / "pni.mfdv.h5"
+    cfg = load_preset("mnist-lenet-pni").with_overrides(["train.device=cpu", "train.epochs=1", "data.limit_train=1000"])
+    rid = train_run(p, cfg, data_root=data_root).run_id
+    cfg, ds, model = load_run(Project.open(p), rid, data_root=data_root, device=CPU, limit_test=16)
+    assert getattr(model, "noise_in_trunk", False)
+    res = run_suite(model, ds.test, SuiteSpec(eps=0.3, n_iter=3, restarts=1, square_queries=10, eot_samples=3),
+                    Protocol(n=16, mc_samples=3, reeval=1, batch_size=16), device=CPU)
+    assert [r.attack for r in res.members][2:6] == ["eot-apgd-ce", "eot-apgd-cw", "autoattack-rand", "eot-square"]
+    assert res.members[2].eot_samples == 3 and res.row.gradient == "worst case of 8"
+    assert all(m.noise_enabled for m in model.modules() if hasattr(m, "noise_enabled"))  # σ = 0 transfer restored it
