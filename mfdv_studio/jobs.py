@@ -90,14 +90,15 @@ def attack_job(project_path: str, run_id: str, attacks: str, *, eps: float | Non
     from mfdv_engine.suite import evaluate_request, parse_attacks
     from mfdv_engine.training import resolve_device
 
-    specs, suite_over = parse_attacks(attacks, eps=eps, params=list(params), eot=proto.eot_samples)  # fails before queueing
+    parse_attacks(attacks, eps=eps, params=list(params), eot=proto.eot_samples)  # bad input fails before queueing
     proto.validate()
 
     def fn(ctx: JobContext) -> dict:
         project = Project.open(project_path)
         dev = resolve_device(device)
         cfg, ds, model = load_run(project, run_id, data_root=data_root, device=dev, limit_test=proto.n)
-        e = eps if eps is not None else default_eps(cfg)
+        e = eps if eps is not None else default_eps(cfg)  # the data set's ε for every attack, as the CLI does
+        specs, suite_over = parse_attacks(attacks, eps=e, params=list(params), eot=proto.eot_samples)
         return _store_rows(project, run_id, ctx, lambda on_row, on_progress, cancel: evaluate_request(
             model, ds.test, specs, suite_over, proto, eps=e, device=dev, on_row=on_row, on_progress=on_progress,
             cancel=cancel))

@@ -278,9 +278,11 @@ class AttackWizard(QWizard):
         p2.setTitle("Attacks and budget")
         f2 = QFormLayout(p2)
         self.attacks = QLineEdit("fgsm,pgd10")
-        self.attacks.setToolTip("comma-separated: fgsm, pgd10, pgd100, cw, pixel1, autoattack, autoattack-rand, square, eot-pgd")
+        self.attacks.setToolTip("comma-separated: fgsm, pgd10, pgd100, cw, pixel1, autoattack, autoattack-rand, square, "
+                                "eot-pgd, eot-apgd-ce, eot-square, transfer-sigma0; adaptive = the adaptive suite "
+                                "(per-example worst case over its members)")
         self.eps = QLineEdit("")
-        self.eps.setPlaceholderText("each attack's own (e.g. 8/255 or 0.3)")
+        self.eps.setPlaceholderText("the data set's default: 0.3 for MNIST-like, 8/255 for CIFAR-like")
         self.attack_err = _err_label()
         f2.addRow("Attacks", self.attacks)
         f2.addRow("ε", self.eps)
