@@ -140,10 +140,12 @@ class Gallery:
     per_example: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def gradient_label(eot: int, stochastic: bool = True) -> str:
+def row_gradient(spec: AttackSpec, eot: int, stochastic: bool) -> str:
+    """The gradient label of ``spec``'s row at ``eot`` draws: the attack's own words
+    (transfer, AutoAttack rand) or the generic one; reproduce finds stored rows by it."""
     if not stochastic:
         return DETERMINISTIC
-    return f"EOT-{eot}" if eot > 1 else "single-sample"
+    return spec.gradient_text(eot) or (f"EOT-{eot}" if eot > 1 else "single-sample")
 
 
 def gradient_modes(spec: AttackSpec, model: torch.nn.Module, eot_samples: int) -> list[int]:
@@ -205,7 +207,7 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     robust_all, robust_cnt, clean_ok = torch.zeros(m, dtype=torch.bool), torch.zeros(m), torch.zeros(m, dtype=torch.bool)
     g_parts: list[tuple] = []
     messages: list[str] = []
-    label = spec.gradient_text(eot) if stochastic and spec.gradient_text(eot) else gradient_label(eot, stochastic)
+    label = row_gradient(spec, eot, stochastic)
     done = 0
     for first in starts:
         if cancel is not None and cancel.is_set():
@@ -220,25 +222,33 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
             g_parts.append(part[3])
         if on_progress:
             on_progress(f"{spec.name} ({label})", done / m)
-    sums = torch.tensor([float(robust_all.sum()), float(clean_ok.sum()), float(robust_cnt.sum())], dtype=torch.float64)
+    counts = (float(robust_all.sum()), float(clean_ok.sum()), float(robust_cnt.sum()))
+    judging = (spec.gradient_samples(eot) if stochastic else 1, mc, reeval)  # draws per gradient, MC, re-judgings
+    row = _make_row(spec, proto, label, eot, judging, counts, n, messages, dist)
+    row.time_s = time.perf_counter() - t0
+    gallery = _gallery(g_parts) if g_parts else None  # None: a rank with no examples (n < processes)
+    if gallery is not None and dist is None:
+        gallery.per_example["robust"] = robust_all.to(torch.int8) - (~clean_ok).to(torch.int8)
+    return Outcome(row, gallery, robust_all, clean_ok, robust_cnt)
+
+
+def _make_row(spec: AttackSpec, proto: Protocol, label: str, eot: int, judging: tuple[int, int, int],
+              counts: tuple[float, float, float], n: int, messages: list[str], dist) -> Row:
+    """The row from (robust, clean-correct, re-prediction) counts, summed over the ranks of ``dist``."""
+    sums = torch.tensor(counts, dtype=torch.float64)
     if dist is not None:
         sums = dist.all_reduce_sum(sums.to(dist.device)).cpu()
         messages = list(dict.fromkeys(msg for part in dist.all_gather_object(messages) for msg in part))
     k, n_clean, cnt_sum = int(round(float(sums[0]))), float(sums[1]), float(sums[2])
     lo, hi = wilson_ci(k, n)
     params = spec.protocol()
-    row = Row(
-        attack=spec.name, norm=spec.norm, eps=float(spec.eps), steps=params.get("steps"),
-        gradient=label, eot_samples=spec.gradient_samples(eot) if stochastic else 1, mc_samples=mc, n=n,
-        seed=proto.seed, reeval=reeval,
-        clean_acc=n_clean / max(n, 1), robust_acc=k / max(n, 1),
-        robust_acc_mean=cnt_sum / max(n, 1), ci_low=lo, ci_high=hi,
-        time_s=time.perf_counter() - t0, params={**params, "eot_samples": eot, "batch_size": bs}, messages=messages,
+    return Row(
+        attack=spec.name, norm=spec.norm, eps=float(spec.eps), steps=params.get("steps"), gradient=label,
+        eot_samples=judging[0], mc_samples=judging[1], n=n, seed=proto.seed, reeval=judging[2],
+        clean_acc=n_clean / max(n, 1), robust_acc=k / max(n, 1), robust_acc_mean=cnt_sum / max(n, 1),
+        ci_low=lo, ci_high=hi, time_s=0.0,
+        params={**params, "eot_samples": eot, "batch_size": proto.batch_size}, messages=messages,
     )
-    gallery = _gallery(g_parts) if g_parts else None  # None: a rank with no examples (n < processes)
-    if gallery is not None and dist is None:
-        gallery.per_example["robust"] = robust_all.to(torch.int8) - (~clean_ok).to(torch.int8)
-    return Outcome(row, gallery, robust_all, clean_ok, robust_cnt)
 
 
 def _attack_batch(model, spec: AttackSpec, x, y, eot: int, mc: int, reeval: int, seed: int, first: int,

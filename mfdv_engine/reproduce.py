@@ -30,7 +30,7 @@ import torch
 from .attacks import make_attack
 from .config import RunConfig, load_preset
 from .errors import ConfigError
-from .evaluation import Protocol, Row, evaluate_attack, gallery_arrays, gradient_label, load_run, wilson_ci
+from .evaluation import Protocol, Row, evaluate_attack, gallery_arrays, load_run, row_gradient, wilson_ci
 from .resources import resources_dir
 from .runs import train_run
 from .stochastic import is_stochastic
@@ -259,7 +259,7 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
 def _row(project_path, run_id, model, ds, spec, proto, eot, dev, log) -> Row:
     project = Project.open(project_path)
     stochastic = is_stochastic(model)
-    grad = (spec.gradient_text(eot) if stochastic else None) or gradient_label(eot if stochastic else 1, stochastic)
+    grad = row_gradient(spec, eot if stochastic else 1, stochastic)
     spec = spec.for_inputs(ds.test.x[:1].shape)
     probe = Row(attack=spec.name, norm=spec.norm, eps=float(spec.eps), steps=spec.protocol().get("steps"),
                 gradient=grad, eot_samples=eot, mc_samples=proto.mc_samples, n=proto.n, seed=proto.seed,

@@ -90,11 +90,10 @@ class EOTAPGDSpec(AttackSpec):
     restarts: int = 2
 
     supports_eot = True
+    norms = ("Linf", "L2")
 
     def validate(self) -> None:
         super().validate()
-        if self.norm not in ("Linf", "L2"):
-            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
         if self.loss not in APGD_LOSSES:
             raise ConfigError(f"attack {self.name!r}: loss {self.loss!r} is unknown; use one of {', '.join(APGD_LOSSES)}")
         check_int(self.name, "n_iter", self.n_iter, 1)
@@ -190,12 +189,11 @@ class _TransferSpec(AttackSpec):
     """APGD-CE (``n_iter`` steps, the highest-loss point of every example)
     crafted on a surrogate of the same network, judged on the stochastic model."""
 
+    norms = ("Linf", "L2")
     n_iter: int = 100
 
     def validate(self) -> None:
         super().validate()
-        if self.norm not in ("Linf", "L2"):
-            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
         check_int(self.name, "n_iter", self.n_iter, 1)
 
     def _apgd(self, source: nn.Module, x, y):

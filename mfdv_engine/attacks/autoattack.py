@@ -26,6 +26,8 @@ class AutoAttackSpec(AttackSpec):
     ``n_iter``/``n_queries`` override AutoAttack's 100 iterations / 5000 queries
     (only for quick tests; the protocol records them)."""
 
+    norms = ("Linf", "L2")
+
     version: str = "standard"
     eot_iter: int = 20
     #: 'rand' only: the EOT gradient from one trunk pass per step (exact for a
@@ -39,8 +41,6 @@ class AutoAttackSpec(AttackSpec):
         super().validate()
         if self.version not in ("standard", "rand"):
             raise ConfigError(f"attack {self.name!r}: version {self.version!r} is unknown; use 'standard' or 'rand'")
-        if self.norm not in ("Linf", "L2"):
-            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
         for k in ("eot_iter", "n_iter", "n_queries", "batch_size"):
             check_int(self.name, k, getattr(self, k), 1)
         if not isinstance(self.head_only, bool):
@@ -90,11 +90,10 @@ class SquareSpec(AttackSpec):
     n_restarts: int = 1
 
     supports_eot = True
+    norms = ("Linf", "L2")
 
     def validate(self) -> None:
         super().validate()
-        if self.norm not in ("Linf", "L2"):
-            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use Linf or L2")
         check_int(self.name, "n_queries", self.n_queries, 1)
         check_int(self.name, "n_restarts", self.n_restarts, 1)
         check_range(self.name, "p_init", self.p_init, 1e-6, 1.0)

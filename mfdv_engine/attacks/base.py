@@ -103,6 +103,8 @@ class AttackSpec:
     last_messages: list = field(default_factory=list, compare=False, repr=False)
 
     supports_eot: ClassVar[bool] = False
+    #: the norms this attack implements (empty: any of NORMS)
+    norms: ClassVar[tuple[str, ...]] = ()
     _NOT_PARAMS: ClassVar[tuple[str, ...]] = ("last_messages",)
 
     def __post_init__(self) -> None:
@@ -112,6 +114,8 @@ class AttackSpec:
     def validate(self) -> None:
         if self.norm not in NORMS:
             raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unknown; use one of {', '.join(NORMS)}")
+        if self.norms and self.norm not in self.norms:
+            raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use {' or '.join(self.norms)}")
         _check_number(self.name, "eps", self.eps)
         if self.norm == "Linf" and not 0.0 <= self.eps <= 1.0:
             raise ConfigError(f"attack {self.name!r}: eps {self.eps} is out of range; an Linf eps must lie in [0, 1]")
