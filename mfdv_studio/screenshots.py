@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     win.training.refresh()
     win.tabs.setCurrentWidget(win.training)
     shot(win, "training")
-    win.start_attack(["r001"], "fgsm,pgd10", eps=None, proto=Protocol(n=128, eot_samples=5), device="cpu")
+    win.start_attack(["r001"], "fgsm,pgd10,adaptive", eps=None, proto=Protocol(n=128, eot_samples=5), device="cpu")
     wait(3)
     win.explorer.setCurrentIndex(win.run_model.index(0, 0))  # the sweeps attack the image model r001
     for i, kind in enumerate(("eps", "steps", "eot")):
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     win.robustness.lower.setCurrentWidget(win.robustness.sweeps)  # the checklist result switched to its tab
     shot(win, "robustness")
     rows = win.robustness.model.rows()
-    key = next(r["key"] for r in rows if r["attack"] == "pgd10" and r["gradient"] != "single-sample")
+    key = next(r["key"] for r in rows if r["attack"] == "adaptive")  # each example names the member that broke it
     win.gallery.select("r001", key)
     win.tabs.setCurrentWidget(win.gallery)
     shot(win, "gallery")
