@@ -49,8 +49,8 @@ class EOTGradients:
         self.model, self.samples, self.judge, self.margin = model, samples, judge, margin
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return self._judged(draw_logits(self.model, x, self.samples))
+        with torch.no_grad():  # one draw is all the 'draw' judge looks at
+            return self._judged(draw_logits(self.model, x, 1 if self.judge == "draw" else self.samples))
 
     def get_logits_loss_grad_xent(self, x, y):
         return self._terms(x, y, "ce")
