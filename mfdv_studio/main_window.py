@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from mfdv_engine.errors import MfdvError
 from mfdv_engine.evaluation import Protocol, Row
+from mfdv_engine.safetext import printable  # every string from a file, before it becomes widget text
 from mfdv_engine.store import Project
 
 from . import jobs, settings as st
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         # status bar
         self.device_label = QLabel()
         self.job_label = QLabel("starting the engine (loading torch modules)…")
+        self.job_label.setTextFormat(Qt.PlainText)  # job titles quote run names: never rich text
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setMaximumWidth(220)
@@ -192,7 +194,7 @@ class MainWindow(QMainWindow):
     def _update_recent_menu(self) -> None:
         self.recent_menu.clear()
         for p in st.recent_files(self.settings):
-            a = QAction(p, self)
+            a = QAction(printable(p), self)
             a.setData(p)
             a.triggered.connect(self._open_recent)
             self.recent_menu.addAction(a)
@@ -214,7 +216,7 @@ class MainWindow(QMainWindow):
         try:
             self.device_label.setText(describe_device(resolve_device(self.default_device())))
         except MfdvError as e:
-            self.device_label.setText(str(e))
+            self.device_label.setText(printable(e))
 
     def default_device(self) -> str:
         return st.pref(self.settings, "device", "auto")
@@ -239,7 +241,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open project", *describe_error(e))
             return False
         self.project_path = p
-        self.setWindowTitle(f"MFDV Studio — {p.name}")
+        self.setWindowTitle(printable(f"MFDV Studio — {p.name}"))
         st.push_recent(self.settings, str(p))
         self._update_recent_menu()
         self.refresh()
@@ -271,14 +273,14 @@ class MainWindow(QMainWindow):
         self.run_model.removeRows(0, self.run_model.rowCount())
         for info in self.runs:
             status = "running" if info.run_id == self._live_run else info.status
-            name = QStandardItem(f"{info.name} ({info.run_id})")
+            name = QStandardItem(printable(f"{info.name} ({info.run_id})"))
             name.setData(info.run_id, Qt.UserRole)
-            name.setToolTip(info.message or info.status)
-            s = QStandardItem(status)
+            name.setToolTip(printable(info.message or info.status, multiline=True))
+            s = QStandardItem(printable(status))
             s.setForeground(_brush(STATUS_COLORS.get(status, "#000")))
             acc = info.final.get("clean_acc")
             a = QStandardItem("" if acc is None else f"{acc:.2%}")
-            a.setToolTip(info.final.get("clean_acc_protocol", ""))
+            a.setToolTip(printable(info.final.get("clean_acc_protocol", "")))
             for it in (name, s, a):
                 it.setEditable(False)
             self.run_model.appendRow([name, s, a])
@@ -386,7 +388,7 @@ class MainWindow(QMainWindow):
             from mfdv_engine.export import export_csv
             try:
                 n = export_csv(self.project(), path)
-                self.statusBar().showMessage(f"wrote {n} rows to {path}", 5000)
+                self.statusBar().showMessage(printable(f"wrote {n} rows to {path}"), 5000)
             except MfdvError as e:
                 self.show_error("Export CSV", *describe_error(e))
 
@@ -394,7 +396,7 @@ class MainWindow(QMainWindow):
     def submit(self, job: jobs.Job) -> None:
         self.worker.submit(job)
         if self.worker.pending() > 1 or self.worker.current is not None:
-            self.statusBar().showMessage(f"queued: {job.title}", 4000)
+            self.statusBar().showMessage(printable(f"queued: {job.title}"), 4000)
 
     def start_training(self, config, resume: str | None = None) -> None:
         if st.pref(self.settings, "allow_downloads", False) and config is not None:
@@ -439,7 +441,8 @@ class MainWindow(QMainWindow):
         if run_id == self._live_run:
             self.show_error("Delete run", "This run is training now; cancel it before deleting it.", "")
             return
-        if self.confirm("Delete run", f"Delete run {run_id} with its curves, checkpoint and tables? This cannot be undone."):
+        if self.confirm("Delete run", printable(f"Delete run {run_id} with its curves, checkpoint and tables? "
+                                                "This cannot be undone.")):
             self.submit(jobs.delete_job(str(self.project_path), run_id))
 
     @Slot()
@@ -494,7 +497,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def cancel_job(self) -> None:
         if self.worker.busy():
-            self.job_label.setText(f"cancelling {self._job_title}…")
+            self.job_label.setText(printable(f"cancelling {self._job_title}…"))
             self.worker.cancel()
 
     # ---------------------------------------------------------------- worker slots (GUI thread)
@@ -507,7 +510,7 @@ class MainWindow(QMainWindow):
     def on_job_started(self, title: str) -> None:
         self._job_t0 = time.monotonic()
         self._job_title = title
-        self.job_label.setText(title)
+        self.job_label.setText(printable(title))
         self.progress_bar.setValue(0)
         self.eta_label.setText("")
         self.cancel_button.setEnabled(True)
@@ -515,7 +518,7 @@ class MainWindow(QMainWindow):
     @Slot(str, float)
     def on_progress(self, what: str, frac: float) -> None:
         self.progress_bar.setValue(int(1000 * max(0.0, min(1.0, frac))))
-        self.job_label.setText(f"{self._job_title}: {what}")
+        self.job_label.setText(printable(f"{self._job_title}: {what}"))
         el = time.monotonic() - self._job_t0
         if frac > 0.01:
             self.eta_label.setText(f"ETA {_dur(el * (1 - frac) / frac)}")
@@ -569,7 +572,7 @@ class MainWindow(QMainWindow):
         self.show_error(title, sentence, details)
 
     def _job_done(self, text: str) -> None:
-        self.job_label.setText(text)
+        self.job_label.setText(printable(text))
         self.progress_bar.setValue(1000 if "finished" in text else self.progress_bar.value())
         self.eta_label.setText("")
         self.cancel_button.setEnabled(self.worker.busy())
@@ -577,9 +580,12 @@ class MainWindow(QMainWindow):
     def show_error(self, title: str, sentence: str, details: str = "") -> None:
         """One sentence; the traceback only under Details. Non-blocking (window-modal)."""
         self.errors.append((title, sentence, details))
-        box = QMessageBox(QMessageBox.Warning, title, sentence, QMessageBox.Ok, self)
+        # sentences quote run names / ids from the project file: escaped, and never read as rich text
+        box = QMessageBox(QMessageBox.Warning, printable(title), printable(sentence, multiline=True),
+                          QMessageBox.Ok, self)
+        box.setTextFormat(Qt.PlainText)
         if details:
-            box.setDetailedText(details)
+            box.setDetailedText(printable(details, multiline=True))
         box.setAttribute(Qt.WA_DeleteOnClose)
         self.last_error_box = box
         box.open()
@@ -587,8 +593,8 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- closing
     def closeEvent(self, e) -> None:
         if self.worker.busy():
-            if not self.confirm("Quit", f"{self._job_title or 'A job'} is still running. Stop it and quit? "
-                                        "A training run stays resumable from its last finished epoch."):
+            if not self.confirm("Quit", printable(f"{self._job_title or 'A job'} is still running. Stop it and quit? "
+                                                  "A training run stays resumable from its last finished epoch.")):
                 e.ignore()
                 return
         self.settings.setValue("geometry", self.saveGeometry())

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QLabel, QLineEdit, QListW
 
 from mfdv_engine.config import RunConfig, list_presets, load_preset
 from mfdv_engine.errors import MfdvError
+from mfdv_engine.safetext import printable  # a duplicated run's config and the run names come from a project file
 
 
 class _Page(QWizardPage):
@@ -27,6 +28,7 @@ class _Page(QWizardPage):
 
 def _err_label() -> QLabel:
     lab = QLabel("")
+    lab.setTextFormat(Qt.PlainText)  # error sentences quote values, some from a duplicated run's config
     lab.setStyleSheet("color: #b00020")
     lab.setWordWrap(True)
     return lab
@@ -63,7 +65,7 @@ class _FieldForm(QWidget):
 
 def _fmt(v) -> str:
     if isinstance(v, str):
-        return v
+        return printable(v)  # (json.dumps below escapes control characters itself)
     return json.dumps(v)
 
 
@@ -87,6 +89,7 @@ class NewRunWizard(QWizard):
         self.preset_box.setCurrentIndex(max(0, self.preset_box.findData("demo-lenet-mfdv")))
         self.preset_box.currentIndexChanged.connect(self._preset_changed)
         self.preset_desc = QLabel("")
+        self.preset_desc.setTextFormat(Qt.PlainText)
         self.preset_desc.setWordWrap(True)
         f1.addRow("Preset", self.preset_box)
         f1.addRow("", self.preset_desc)
@@ -167,7 +170,7 @@ class NewRunWizard(QWizard):
 
     def _fill(self, c: RunConfig) -> None:
         self.base = c
-        self.preset_desc.setText(c.description)
+        self.preset_desc.setText(printable(c.description, multiline=True))
         self.data_form.clear()
         self.data_form.add("name", "Run name", c.name)
         self.data_form.add("data.name", "Data set", c.data.name)
@@ -236,17 +239,17 @@ class NewRunWizard(QWizard):
                 except MfdvError as e:
                     # the preset itself might not fit another defense; only this field's message counts
                     self.errors[key] = str(e)
-                    err.setText(str(e))
+                    err.setText(printable(e))
                 except Exception as e:  # noqa: BLE001
                     self.errors[key] = str(e)
-                    err.setText(str(e))
+                    err.setText(printable(e))
         try:
             cfg = self.config()
             self.summary.setPlainText(json.dumps(cfg.to_dict(), indent=2))
             self.summary_err.setText("")
         except Exception as e:  # noqa: BLE001
             self.errors["__all__"] = str(e)
-            self.summary_err.setText(str(e))
+            self.summary_err.setText(printable(e))
         for p in self.pages:
             p.completeChanged.emit()
 
@@ -266,7 +269,7 @@ class AttackWizard(QWizard):
         l1 = QVBoxLayout(p1)
         self.run_list = QListWidget()
         for rid, label in runs:
-            it = QListWidgetItem(label)
+            it = QListWidgetItem(printable(label))
             it.setData(Qt.UserRole, rid)
             it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
             it.setCheckState(Qt.Checked if (rid in preselect or (not preselect and len(runs) == 1)) else Qt.Unchecked)
@@ -309,6 +312,7 @@ class AttackWizard(QWizard):
         p4.setTitle("Summary")
         l4 = QVBoxLayout(p4)
         self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.PlainText)
         self.summary.setWordWrap(True)
         l4.addWidget(self.summary)
         self.pages = [p1, p2, p3, p4]
@@ -372,8 +376,8 @@ class AttackWizard(QWizard):
                              "AutoAttack rand, EOT-Square and two transfer attacks (each member's row kept)")
             lines.append(f"prediction MC-{p.mc_samples}, EOT-{p.eot_samples} gradients on stochastic models "
                          f"(single-sample rows too), n={p.n}, success re-judged on {p.reeval} draws")
-            self.summary.setText("\n".join(lines))
+            self.summary.setText(printable("\n".join(lines), multiline=True))
         except MfdvError as e:
-            self.attack_err.setText(str(e))
+            self.attack_err.setText(printable(e))
         for p in getattr(self, "pages", []):
             p.completeChanged.emit()

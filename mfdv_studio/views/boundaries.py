@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from mfdv_engine.safetext import printable  # run names and ids come from the project file
 
 CMAP = pg.colormap.get("CET-D1")   # diverging: blue (class 0) – white – red (class 1)
 
@@ -18,6 +20,7 @@ class BoundariesView(QWidget):
         go = QPushButton("Compute")
         go.clicked.connect(self._go)
         self.info = QLabel("choose a run and press Compute (runs in the background)")
+        self.info.setTextFormat(Qt.PlainText)
         top = QHBoxLayout()
         top.addWidget(QLabel("Run"))
         top.addWidget(self.run_box, 1)
@@ -34,7 +37,7 @@ class BoundariesView(QWidget):
         cur = self.run_box.currentData()
         self.run_box.clear()
         for rid, label in runs:
-            self.run_box.addItem(label, rid)
+            self.run_box.addItem(printable(label), rid)
         i = self.run_box.findData(cur)
         if i >= 0:
             self.run_box.setCurrentIndex(i)
@@ -42,7 +45,7 @@ class BoundariesView(QWidget):
     def _go(self) -> None:
         rid = self.run_box.currentData()
         if rid:
-            self.info.setText(f"computing for {rid}…")
+            self.info.setText(printable(f"computing for {rid}…"))
             self.compute_requested.emit(rid)
 
     def show_result(self, res: dict) -> None:
@@ -66,7 +69,8 @@ class BoundariesView(QWidget):
             colors = [pg.mkBrush("#1f3b99") if int(v) == 0 else pg.mkBrush("#a31621") for v in lab]
             p.addItem(pg.ScatterPlotItem(pts[:, 0], pts[:, 1], size=4, pen=None, brush=colors))
             p.setAspectLocked(True)
-        self.info.setText(f"{res['run_id']}: P(class 1) over the test points' bounding box; blue = class 0, red = class 1")
+        self.info.setText(printable(f"{res['run_id']}: P(class 1) over the test points' bounding box; "
+                                    "blue = class 0, red = class 1"))
 
     def _show_image(self, res: dict) -> None:
         c = res["coords"]
@@ -104,5 +108,5 @@ class BoundariesView(QWidget):
             text += "; PCA: dots = clean features by class, faint clouds = the layer's noise draws"
         elif "pca_error" in res:
             text += f"; PCA unavailable: {res['pca_error']}"
-        self.info.setText(text)
+        self.info.setText(printable(text))
 

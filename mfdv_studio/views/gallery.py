@@ -7,6 +7,8 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QScrollArea,
                                QVBoxLayout, QWidget)
 
+from mfdv_engine.safetext import printable  # run names, row keys and member names come from the project file
+
 THUMB = 84
 
 
@@ -86,11 +88,12 @@ class _Cell(QFrame):
             lay.addWidget(lab, 1, col, Qt.AlignCenter)
         for line, text in ((2, t["by"]), (3, t.get("note", ""))):
             if text:
-                by = QLabel(text)
+                by = QLabel(printable(text))
+                by.setTextFormat(Qt.PlainText)
                 by.setStyleSheet("font-size: 9px")
                 lay.addWidget(by, line, 0, 1, 3, Qt.AlignCenter)
         if t.get("shown"):
-            self.setToolTip(t["shown"])
+            self.setToolTip(printable(t["shown"]))
 
     def mousePressEvent(self, e) -> None:
         self.clicked.emit(self.i)
@@ -107,6 +110,7 @@ class GalleryView(QWidget):
         self.filter_box = QComboBox()
         self.filter_box.addItems(["all", "only successful attacks", "only failed attacks"])
         self.legend = QLabel("")
+        self.legend.setTextFormat(Qt.PlainText)  # may show an error quoting a row key
         self.legend.setWordWrap(True)
         self.run_box.currentIndexChanged.connect(self._run_changed)
         self.key_box.currentIndexChanged.connect(self._key_changed)
@@ -142,7 +146,7 @@ class GalleryView(QWidget):
         self.run_box.clear()
         for rid, rows in rows_by_run.items():
             if rows:
-                self.run_box.addItem(f"{names.get(rid, rid)} ({rid})", rid)
+                self.run_box.addItem(printable(f"{names.get(rid, rid)} ({rid})"), rid)
         i = self.run_box.findData(cur)
         self.run_box.setCurrentIndex(max(i, 0))
         self.run_box.blockSignals(False)
@@ -164,7 +168,7 @@ class GalleryView(QWidget):
         self.key_box.blockSignals(True)
         self.key_box.clear()
         for r in self._rows.get(rid, []):
-            self.key_box.addItem(r["key"], r["key"])
+            self.key_box.addItem(printable(r["key"]), r["key"])
         j = self.key_box.findData(cur)
         self.key_box.setCurrentIndex(max(j, 0))
         self.key_box.blockSignals(False)
@@ -179,7 +183,7 @@ class GalleryView(QWidget):
             try:
                 g = self._loader(rid, key)
             except Exception as e:  # noqa: BLE001 — shown in place
-                self.legend.setText(str(e))
+                self.legend.setText(printable(e))
                 g = None
             if g is not None:
                 if np.asarray(g["clean"]).ndim != 4:
@@ -225,7 +229,8 @@ class GalleryView(QWidget):
             img = QLabel()
             img.setPixmap(to_pixmap(t[key], 320))
             box.addWidget(img)
-            caption = QLabel(cap)
+            caption = QLabel(printable(cap))
+            caption.setTextFormat(Qt.PlainText)
             caption.setWordWrap(True)
             box.addWidget(caption)
             lay.addLayout(box)

@@ -9,6 +9,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from mfdv_engine.safetext import printable  # row fields, messages and run names come from the project file
+
 from .sweeps import LOSS_NAMES, SweepPlots, eps_text, gradient_order
 
 COLUMNS = ["run", "attack", "ε", "steps", "gradient", "EOT", "MC", "n", "clean", "robust", "95% CI", "time (s)"]
@@ -83,14 +85,15 @@ class EvalTableModel(QAbstractTableModel):
         r = self._rows[index.row()]
         c = index.column()
         if role == Qt.DisplayRole:
-            return self._display(r, c)
+            return printable(self._display(r, c))
         if role == SORT_ROLE:
             return self._sort_value(r, c)
         if role == Qt.ToolTipRole:
-            msgs = "\n".join(r.get("messages", []))
+            msgs = "\n".join(map(str, r.get("messages", [])))
             suite, own = suite_of(r)
             member = f"\nmember of the {suite} suite (its worst case is the suite's row)" if suite and not own else ""
-            return (r.get("protocol") or r.get("key", "")) + member + (f"\n{msgs}" if msgs else "")
+            return printable((r.get("protocol") or r.get("key", "")) + member + (f"\n{msgs}" if msgs else ""),
+                             multiline=True)
         if role == Qt.TextAlignmentRole and c >= 5:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ForegroundRole and c == 4 and r.get("gradient", "").startswith("EOT"):
@@ -217,6 +220,7 @@ class RobustnessView(QWidget):
         self.protocol = QLabel("select a row to read its full protocol")
         self.protocol.setWordWrap(True)
         self.protocol.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.protocol.setTextFormat(Qt.PlainText)  # row fields from the file: never rich text
         self.table.selectionModel().currentRowChanged.connect(self._show_protocol)
 
         top = self._build_toolbar()
@@ -287,14 +291,14 @@ class RobustnessView(QWidget):
     def set_checklist(self, run_label: str, items: list[dict]) -> None:
         self.lower.setCurrentWidget(self.checklist)
         self.checklist.clear()
-        head = QTreeWidgetItem(["", f"checklist of {run_label}", ""])
+        head = QTreeWidgetItem(["", printable(f"checklist of {run_label}"), ""])
         self.checklist.addTopLevelItem(head)
         for it in items:
             badge = "PASS" if it["passed"] else "FLAG"
-            w = QTreeWidgetItem([badge, it["title"], it["evidence"]])
+            w = QTreeWidgetItem([badge, printable(it["title"]), printable(it["evidence"])])
             w.setBackground(0, QColor("#c8f0c8" if it["passed"] else "#ffd59e"))
             w.setForeground(0, QColor("#145214" if it["passed"] else "#8a4b00"))
-            w.setToolTip(2, it["evidence"])
+            w.setToolTip(2, printable(it["evidence"], multiline=True))
             self.checklist.addTopLevelItem(w)
 
     def update_sweeps(self) -> None:
@@ -309,12 +313,13 @@ class RobustnessView(QWidget):
         text = r.get("protocol") or r.get("key", "")
         p = r.get("params", {})
         params = ", ".join(f"{k}={v}" for k, v in sorted(p.items()) if k != "members")
-        msgs = " | ".join(r.get("messages", []))
+        msgs = " | ".join(map(str, r.get("messages", [])))
         if "members" in p:  # a suite: its members in one line each would crowd out the table
             parts = [f"{m['attack']} ({m['gradient']}) {m.get('robust_acc', 0):.2%} · {m.get('broke_first', '?')}"
                      for m in p["members"]]
             text += "\nmembers (robust acc. · examples it broke first): " + "; ".join(parts)
-        self.protocol.setText(f"{text}\nparams: {params}" + (f"\nmessages: {msgs}" if msgs else ""))
+        self.protocol.setText(printable(f"{text}\nparams: {params}" + (f"\nmessages: {msgs}" if msgs else ""),
+                                        multiline=True))
 
     @Slot()
     def _eps_sweep(self) -> None:

@@ -13,6 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSizePolicy
 
+from mfdv_engine.safetext import printable  # run ids and row fields come from the project file
+
 LOSS_NAMES = {"ce": "CE loss", "cw": "C&W margin loss", "dlr": "DLR loss"}
 #: log-axis ticks (in log10 units, as pyqtgraph wants them): 1, 10, 100, … labelled, then 2 and 5 of each decade;
 #: pyqtgraph's own log ticks crowd a short range (1–100) with overlapping labels
@@ -77,11 +79,12 @@ class SweepPlots(pg.GraphicsLayoutWidget):
             plot.clear()
             series = sweep_series(rows, kind)
             common, labels = series_labels([fields for fields, _, _ in series])
-            plot.setTitle(" · ".join([SWEEP_PLOTS[kind][0]] + common), **TITLE_STYLE)  # shared protocol, said once
+            # the shared protocol, said once
+            plot.setTitle(printable(" · ".join([SWEEP_PLOTS[kind][0]] + common)), **TITLE_STYLE)
             families: dict[tuple, int] = {}  # single-sample and EOT of one run, loss and ε share a colour
             for label, (_, family, rs) in zip(labels, series):
                 color = PALETTE[families.setdefault(family, len(families)) % len(PALETTE)]
-                _plot_series(plot, kind, color, label, rs)
+                _plot_series(plot, kind, color, printable(label), rs)
 
 
 def sweep_series(rows: list[dict], kind: str) -> list[tuple[dict, tuple, list[dict]]]:

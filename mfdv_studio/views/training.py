@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget)
 
+from mfdv_engine.safetext import printable  # run names, messages and layer names come from the project file
+
 LAYER_RE = re.compile(r"^sigma_mean\[(.+)\]$")
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
@@ -128,7 +130,7 @@ class _Line:
         faint = pg.mkColor(color)
         faint.setAlpha(60)
         self.raw = plot.plot([], [], pen=pg.mkPen(faint, width=1, style=style)) if raw else None
-        self.smooth = plot.plot([], [], pen=pg.mkPen(c, width=2, style=style), name=name)
+        self.smooth = plot.plot([], [], pen=pg.mkPen(c, width=2, style=style), name=printable(name))
         for item in (self.raw, self.smooth):
             if item is not None:
                 _thin(item)
@@ -197,6 +199,7 @@ class TrainingView(QWidget):
         self.logy = QCheckBox("log y (loss)")
         self.logy.toggled.connect(self._set_log)
         self.status = QLabel("no run yet")
+        self.status.setTextFormat(Qt.PlainText)  # shows run names and failure sentences
         png = QPushButton("Export PNG…")
         png.clicked.connect(self._export_png_dialog)
         svg = QPushButton("Export SVG…")
@@ -223,7 +226,7 @@ class TrainingView(QWidget):
     def start_live(self, run_id: str | None, name: str = "") -> None:
         self.buffer.clear()
         self.live_run = run_id
-        self.status.setText(f"training {name or run_id or ''}…")
+        self.status.setText(printable(f"training {name or run_id or ''}…"))
         self.buffer.dirty = True
 
     def load_existing(self, curves: dict) -> None:
@@ -243,7 +246,7 @@ class TrainingView(QWidget):
                                 f"loss {data.get('loss', float('nan')):.3f}")
 
     def finish_live(self, text: str) -> None:
-        self.status.setText(text)
+        self.status.setText(printable(text))
         self.buffer.dirty = True
 
     def show_curves(self, curves: dict, label: str) -> None:
@@ -251,7 +254,7 @@ class TrainingView(QWidget):
         self.buffer.clear()
         self.load_existing(curves)
         self.buffer.dirty = True  # also when the stored run has no points: clear the previous curves
-        self.status.setText(label)
+        self.status.setText(printable(label))
 
     # ---------------------------------------------------------------- overlays
     def set_overlays(self, runs: dict[str, dict]) -> None:
@@ -337,7 +340,7 @@ class TrainingView(QWidget):
                 self.p_sigma.addItem(lo)
                 self.p_sigma.addItem(hi)
                 self.p_sigma.addItem(fill)
-                mean = self.p_sigma.plot([], [], pen=pg.mkPen(color, width=2), name=f"σ {layer}")
+                mean = self.p_sigma.plot([], [], pen=pg.mkPen(color, width=2), name=printable(f"σ {layer}"))
                 _thin(mean)
                 self.sigma_items[layer] = (mean, lo, hi, fill)
             mean, lo, hi, _ = self.sigma_items[layer]
