@@ -14,6 +14,7 @@ import torch
 from .attacks import make_attack, rng_isolated
 from .evaluation import Protocol, Row, evaluate_attack, _to_float
 from .stochastic import is_stochastic, mc_predict
+from .validate import sub_seed
 
 
 @dataclass
@@ -107,10 +108,10 @@ def _random_vs_gradient(model, split, proto: Protocol, device, eps: float, draws
     for d in range(draws):
         sign = torch.randint(0, 2, x.shape, generator=gen).to(device).float() * 2 - 1
         xr = (x + eps * sign).clamp(0, 1)
-        rand_adv |= ~_correct(model, xr, y, proto, proto.seed + 100 + d)
+        rand_adv |= ~_correct(model, xr, y, proto, sub_seed(proto.seed, 100, d))
     spec = make_attack("pgd10", eps=eps)
     grad_adv = torch.zeros_like(rand_adv)
     for s in range(0, len(y), proto.batch_size):
         xa = spec.run(model, x[s:s + proto.batch_size], y[s:s + proto.batch_size], eot_samples=eot)
-        grad_adv[s:s + proto.batch_size] = ~_correct(model, xa, y[s:s + proto.batch_size], proto, proto.seed + 1)
+        grad_adv[s:s + proto.batch_size] = ~_correct(model, xa, y[s:s + proto.batch_size], proto, sub_seed(proto.seed, 1))
     return int(rand_adv.sum()), int((rand_adv & ~grad_adv).sum()), int(len(y))

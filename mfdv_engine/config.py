@@ -13,6 +13,10 @@ from typing import Any
 
 from .errors import ConfigError
 from .resources import resources_dir
+from .validate import BATCH_MAX, COUNT_MAX, EPOCHS_MAX, MC_MAX, SEED_MAX, finite_in, parse_device, seed_in, whole_in
+
+#: the most examples ``data.limit_train``/``data.limit_test`` may keep (more than any split we load)
+LIMIT_MAX = 100_000_000
 
 
 @dataclass
@@ -27,9 +31,8 @@ class DataConfig:
 
         dataset_entry(self.name)
         for key in ("limit_train", "limit_test"):
-            v = getattr(self, key)
-            if v is not None and (not isinstance(v, int) or v <= 0):
-                raise ConfigError(f"data.{key} must be a positive whole number, got {v!r}")
+            if getattr(self, key) is not None:
+                whole_in(f"data.{key}", getattr(self, key), 1, LIMIT_MAX)
 
 
 @dataclass
@@ -79,27 +82,25 @@ class TrainConfig:
     log_every: int = 20
 
     def validate(self) -> None:
-        _positive_int("train.epochs", self.epochs)
-        _positive_int("train.batch_size", self.batch_size)
-        _positive_int("train.eval_mc_samples", self.eval_mc_samples)
-        _positive_int("train.log_every", self.log_every)
+        """Every number finite and in its range (see :mod:`mfdv_engine.validate` for
+        the ranges and why), so nothing reaches the optimiser or a seed that
+        would overflow, diverge at once or be blamed on the defense."""
+        whole_in("train.epochs", self.epochs, 1, EPOCHS_MAX)
+        whole_in("train.batch_size", self.batch_size, 1, BATCH_MAX)
+        whole_in("train.eval_mc_samples", self.eval_mc_samples, 1, MC_MAX)
+        whole_in("train.log_every", self.log_every, 1, COUNT_MAX)
         _choice("train.optimizer", self.optimizer, ("sgd", "adam"))
         _choice("train.schedule", self.schedule, ("cosine", "multistep", "constant"))
-        _choice("train.device", self.device.split(":")[0], ("auto", "cpu", "cuda"))
-        if not (self.lr > 0):
-            raise ConfigError(f"train.lr must be positive, got {self.lr!r}")
-        if not (self.weight_decay >= 0):
-            raise ConfigError(f"train.weight_decay (2·λ2) must be zero or positive, got {self.weight_decay!r}")
-        if not (0 <= self.momentum < 1):
-            raise ConfigError(f"train.momentum must be in [0, 1), got {self.momentum!r}")
-        if not (0 < self.gamma <= 1):
-            raise ConfigError(f"train.gamma must be in (0, 1], got {self.gamma!r}")
-        if any(not (0 < m < 1) for m in self.milestones):
-            raise ConfigError(
-                f"train.milestones are fractions of the run in (0, 1), got {self.milestones!r}"
-            )
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"train.seed must be a non-negative whole number, got {self.seed!r}")
+        parse_device(self.device, "train.device")
+        finite_in("train.lr", self.lr, 0, 10, low_open=True)
+        finite_in("train.weight_decay (2·λ2)", self.weight_decay, 0, 1)
+        finite_in("train.momentum", self.momentum, 0, 1, high_open=True)
+        finite_in("train.gamma", self.gamma, 0, 1, low_open=True)
+        if not isinstance(self.milestones, list):
+            raise ConfigError(f"train.milestones must be a list of fractions of the run, e.g. [0.5, 0.75]; got {self.milestones!r}")
+        for i, m in enumerate(self.milestones):
+            finite_in(f"train.milestones[{i}] (a fraction of the run)", m, 0, 1, low_open=True, high_open=True)
+        seed_in("train.seed", self.seed)
 
 
 @dataclass
@@ -203,7 +204,8 @@ def _coerce(value: Any, f: Any, prefix: str) -> Any:
     if t == "int" and isinstance(value, float):
         if not value.is_integer():
             raise ConfigError(f"{prefix}{f.name} must be a whole number, got {value!r}")
-        return int(value)
+        # beyond every range (validate says so, showing 1e+30 as typed, not its 31 digits)
+        return int(value) if abs(value) <= SEED_MAX else value
     if t == "bool" and not isinstance(value, bool):
         raise ConfigError(f"{prefix}{f.name} must be true or false, got {value!r}")
     if t == "str" and not isinstance(value, str):
@@ -217,11 +219,6 @@ _DATACLASS_FIELDS = {
     ("RunConfig", "defense"): DefenseConfig,
     ("RunConfig", "train"): TrainConfig,
 }
-
-
-def _positive_int(name: str, v: Any) -> None:
-    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-        raise ConfigError(f"{name} must be a positive whole number, got {v!r}")
 
 
 def _choice(name: str, v: Any, choices: tuple[str, ...]) -> None:

@@ -22,7 +22,7 @@ def test_overrides_and_fractions():
 
 
 @pytest.mark.parametrize("sets, match", [
-    (["defense.lambda1=-0.1"], "lambda1 must be zero or positive"),
+    (["defense.lambda1=-0.1"], r"lambda1 must be a finite number in \[0, 10000\]"),
     (["train.weight_decay=-1"], "weight_decay"),
     (["train.epochs=0"], "train.epochs"),
     (["train.lr=abc"], "train.lr must be a number"),

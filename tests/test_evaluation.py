@@ -87,7 +87,7 @@ def test_parse_attack_list_and_params():
         parse_attack_list("nope", eps=None)
     with pytest.raises(ConfigError, match="not in --attacks"):
         parse_attack_list("fgsm", eps=None, params=["pgd10.steps=3"])
-    with pytest.raises(ConfigError, match="out of range"):
+    with pytest.raises(ConfigError, match=r"eps \(Linf\) must be a finite number in \[0, 1\]"):
         parse_attack_list("fgsm", eps=1.5)
     with pytest.raises(ConfigError, match="use --seed"):
         parse_attack_list("pgd10", eps=None, params=["pgd10.seed=3"])

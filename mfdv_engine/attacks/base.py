@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Iterator
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..validate import COUNT_MAX, finite_in, seed_in, whole_in
 
 NORMS = ("Linf", "L2", "L0")
 
@@ -116,17 +116,13 @@ class AttackSpec:
             raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unknown; use one of {', '.join(NORMS)}")
         if self.norms and self.norm not in self.norms:
             raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use {' or '.join(self.norms)}")
-        _check_number(self.name, "eps", self.eps)
-        if self.norm == "Linf" and not 0.0 <= self.eps <= 1.0:
-            raise ConfigError(f"attack {self.name!r}: eps {self.eps} is out of range; an Linf eps must lie in [0, 1]")
-        if self.norm == "L2" and self.eps < 0:
-            raise ConfigError(f"attack {self.name!r}: eps {self.eps} is out of range; an L2 eps must be ≥ 0")
-        _check_int(self.name, "eot_samples", self.eot_samples, 1)
+        check_range(self.name, f"eps ({self.norm})", self.eps, 0.0, EPS_MAX[self.norm])
+        check_int(self.name, "eot_samples", self.eot_samples, 1)
         if self.eot_samples > 1 and not self.supports_eot:
             raise ConfigError(
                 f"attack {self.name!r} does not support eot_samples={self.eot_samples}; it must be 1"
             )
-        _check_int(self.name, "seed", self.seed, 0)
+        seed_in(f"attack {self.name!r}: seed", self.seed)
 
     def protocol(self) -> dict:
         """Every parameter (including ``eot_samples``), for the results table."""
@@ -188,25 +184,19 @@ class AttackSpec:
         raise NotImplementedError
 
 
-def _check_number(attack: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
-        raise ConfigError(f"attack {attack!r}: {name} {value!r} is not a finite number")
+#: the largest ε of each norm: L∞ within the [0, 1] input range, L2 above the
+#: diameter of any input cube we load, L0 a pixel count (see :mod:`mfdv_engine.validate`)
+EPS_MAX = {"Linf": 1.0, "L2": 1000.0, "L0": float(COUNT_MAX)}
 
 
-def _check_int(attack: str, name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"attack {attack!r}: {name} {value!r} is invalid; it must be an integer ≥ {low}")
+def check_range(attack: str, name: str, value, low: float, high: float) -> None:
+    """An attack's real parameter: finite and in [low, high] (:func:`finite_in`)."""
+    finite_in(f"attack {attack!r}: {name}", value, low, high)
 
 
-def check_range(attack: str, name: str, value, low: float, high: float = math.inf) -> None:
-    _check_number(attack, name, value)
-    if not low <= value <= high:
-        hi = "∞" if high == math.inf else f"{high}"
-        raise ConfigError(f"attack {attack!r}: {name} {value} is out of range; it must lie in [{low}, {hi}]")
-
-
-def check_int(attack: str, name: str, value, low: int) -> None:
-    _check_int(attack, name, value, low)
+def check_int(attack: str, name: str, value, low: int, high: int = COUNT_MAX) -> None:
+    """An attack's count (steps, queries, restarts, EOT draws): whole, low … high (100,000)."""
+    whole_in(f"attack {attack!r}: {name}", value, low, high)
 
 
 # -- registry ---------------------------------------------------------------

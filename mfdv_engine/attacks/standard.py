@@ -214,7 +214,7 @@ class CWAttack(AttackSpec):
         if self.norm != "L2":
             raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; C&W is an L2 attack")
         check_range(self.name, "c", self.c, 1e-12, 1e10)
-        check_range(self.name, "kappa", self.kappa, 0.0)
+        check_range(self.name, "kappa", self.kappa, 0.0, 1000.0)  # a logit margin
         if self.lr is not None:
             check_range(self.name, "lr", self.lr, 1e-12, 10.0)
         check_int(self.name, "steps", self.steps, 1)

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from ..errors import ConfigError, DataError
 from .base import Dataset
 
@@ -87,4 +89,17 @@ def load_dataset(
     limit_test = _check_limit("limit_test", limit_test)
     root_path = Path(root).expanduser() if root is not None else default_data_root()
     ds = entry.loader(root_path, bool(download))
+    for split, which in ((ds.train, "training"), (ds.test, "test")):  # before a label crashes a loss mid-run
+        if not split.y.is_floating_point():
+            check_labels(split.y, ds.num_classes, f"the {which} split of data set {name!r} in {root_path}")
     return ds.limit(limit_train, limit_test)
+
+
+def check_labels(y: torch.Tensor, num_classes: int, source: Path | str) -> torch.Tensor:
+    """``y`` if every label is a class index 0 … num_classes − 1, else a DataError naming ``source``."""
+    bad = ((y < 0) | (y >= num_classes)).nonzero().flatten()
+    if bad.numel():
+        i = int(bad[0])
+        raise DataError(f"{source} holds label {int(y[i])} at position {i}, but the classes are "
+                        f"0 to {num_classes - 1}; replace it with an intact copy")
+    return y

@@ -24,7 +24,7 @@ import torch
 from ..errors import DataError, DataNotFound
 from ..resources import resources_dir
 from .base import Dataset, Split
-from .registry import register_dataset
+from .registry import check_labels, register_dataset
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -263,6 +263,42 @@ def _image_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]
 
 # --------------------------------------------------------------------------- MNIST family
 
+IDX_IMAGES, IDX_LABELS = 0x0803, 0x0801  # idx magic: unsigned bytes, 3 or 1 dimensions
+
+
+def check_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> int:
+    """The item count of the idx file ``path`` after checking its magic number,
+    item shape and size, so a damaged file is one DataError naming it (torchvision
+    would fail an ``assert`` or reshape, or load nonsense)."""
+    nd = 1 + len(item_shape)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4 * (nd + 1))
+        size = path.stat().st_size
+    except OSError as e:
+        raise DataError(f"cannot read {path} ({e.strerror}); check the file and its permissions") from None
+    if len(head) < 4 * (nd + 1) or int.from_bytes(head[:4], "big") != magic:
+        raise DataError(f"{path} is not an idx file of {nd}-dimensional unsigned bytes (its header does not start "
+                        f"with 0x{magic:08x}); replace it with an intact copy")
+    dims = tuple(int.from_bytes(head[4 * i:4 * i + 4], "big") for i in range(1, nd + 1))
+    if dims[1:] != item_shape:
+        raise DataError(f"{path} holds items of shape {'x'.join(map(str, dims[1:]))}, not "
+                        f"{'x'.join(map(str, item_shape))}; replace it with an intact copy")
+    expected = 4 * (nd + 1) + dims[0] * int(np.prod(item_shape, dtype=np.int64))
+    if size != expected:
+        raise DataError(f"{path} is {size} bytes, but its header announces {dims[0]} items ({expected} bytes); "
+                        f"the file is truncated or damaged; replace it with an intact copy")
+    return dims[0]
+
+
+def check_idx_pair(images: Path, labels: Path, image_shape: tuple[int, ...]) -> None:
+    """An idx image file and its label file, each intact and with as many labels as images."""
+    n_images = check_idx(images, IDX_IMAGES, image_shape)
+    n_labels = check_idx(labels, IDX_LABELS, ())
+    if n_images != n_labels:
+        raise DataError(f"{labels} has {n_labels} labels but {images} has {n_images} images; "
+                        f"replace both with intact copies")
+
 
 @register_dataset("mnist", "MNIST handwritten digits, 60,000 + 10,000 grayscale 28x28 images")
 def load_mnist(root: Path, download: bool) -> Dataset:
@@ -270,6 +306,9 @@ def load_mnist(root: Path, download: bool) -> Dataset:
     from torchvision.datasets import MNIST
 
     raw = root / "MNIST" / "raw"
+    if all((raw / f).is_file() for f in MNIST_FILES):
+        for prefix in ("train", "t10k"):  # headers and sizes first: torchvision asserts, or crashes later
+            check_idx_pair(raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte", (28, 28))
     splits = []
     for train in (True, False):
         try:
@@ -294,7 +333,8 @@ def load_mnist(root: Path, download: bool) -> Dataset:
                 f"or allow downloads"
             ) from None
         x = ds.data.to(torch.uint8).unsqueeze(1).contiguous()
-        splits.append(Split(x, ds.targets.to(torch.int64)))
+        labels = raw / f"{'train' if train else 't10k'}-labels-idx1-ubyte"
+        splits.append(Split(x, check_labels(ds.targets.to(torch.int64), len(MNIST_CLASSES), labels)))
     return Dataset(
         name="mnist",
         train=splits[0],

@@ -12,19 +12,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..validate import COUNT_MAX, finite_in, whole_in
 
 
 # ------------------------------------------------------------------ checks
 
-def check_number(defense: str, name: str, v: Any, *, lo: float | None = None, lo_open: bool = False,
-                 hi: float | None = None, integer: bool = False) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
-        kind = "a whole number" if integer else "a number"
-        raise ConfigError(f"defense {defense!r}: {name} must be {kind}, got {v!r}")
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise ConfigError(f"defense {defense!r}: {name} must be {'>' if lo_open else '≥'} {lo}, got {v!r}")
-    if hi is not None and v > hi:
-        raise ConfigError(f"defense {defense!r}: {name} must be ≤ {hi}, got {v!r}")
+def check_number(defense: str, name: str, v: Any, *, lo: float, hi: float, lo_open: bool = False,
+                 integer: bool = False) -> None:
+    """A defense parameter: finite and in [lo, hi] ((lo, hi] with ``lo_open``), or a whole
+    number lo … hi with ``integer``; the ranges are listed in :mod:`mfdv_engine.validate`."""
+    if integer:
+        whole_in(f"defense {defense!r}: {name}", v, int(lo), int(hi))
+    else:
+        finite_in(f"defense {defense!r}: {name}", v, lo, hi, low_open=lo_open)
 
 
 def check_choice(defense: str, name: str, v: Any, choices: tuple[str, ...]) -> None:
@@ -64,7 +64,7 @@ class AdvTrainParams:
         d = self._defense_name
         check_number(d, "eps", self.eps, lo=0, hi=1)
         check_number(d, "alpha", self.alpha, lo=0, lo_open=True, hi=1)
-        check_number(d, "steps", self.steps, lo=1, integer=True)
+        check_number(d, "steps", self.steps, lo=1, hi=COUNT_MAX, integer=True)
         check_bool(d, "random_start", self.random_start)
         check_choice(d, "variant", self.variant, ("pgd", "fgsm-rs"))
         check_number(d, "clean_weight", self.clean_weight, lo=0, hi=1)

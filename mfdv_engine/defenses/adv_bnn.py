@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import SCALE_MAX, WEIGHT_MAX
 from ._common import (AdvTrainParams, adversarial_ce, check_number, conv2d_per_example,
                       no_decay, replace_modules)
 from .base import Defense, register_defense
@@ -146,9 +147,9 @@ class AdvBnnParams(AdvTrainParams):
 
     def validate(self) -> None:
         super().validate()
-        check_number("adv-bnn", "prior_sigma", self.prior_sigma, lo=0, lo_open=True)
-        check_number("adv-bnn", "init_log_sigma", self.init_log_sigma, hi=5)
-        check_number("adv-bnn", "kl_weight", self.kl_weight, lo=0)
+        check_number("adv-bnn", "prior_sigma", self.prior_sigma, lo=0, lo_open=True, hi=SCALE_MAX)
+        check_number("adv-bnn", "init_log_sigma", self.init_log_sigma, lo=-20, hi=5)  # σ from 2e-9 to 148
+        check_number("adv-bnn", "kl_weight", self.kl_weight, lo=0, hi=WEIGHT_MAX)
 
 
 @register_defense

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..validate import EPOCHS_MAX, SCALE_MAX, WEIGHT_MAX
 from ._common import (AdvTrainParams, adversarial_ce, check_bool, check_number, is_block,
                       no_decay, output_shapes, replace_modules, require_conv)
 from .base import Defense, register_defense
@@ -99,9 +100,9 @@ class L2pParams(AdvTrainParams):
 
     def validate(self) -> None:
         super().validate()
-        check_number("l2p", "tau", self.tau, lo=0)
-        check_number("l2p", "init_theta", self.init_theta, lo=THETA_FLOOR)
-        check_number("l2p", "warmup_epochs", self.warmup_epochs, lo=0, integer=True)
+        check_number("l2p", "tau", self.tau, lo=0, hi=WEIGHT_MAX)
+        check_number("l2p", "init_theta", self.init_theta, lo=THETA_FLOOR, hi=SCALE_MAX)
+        check_number("l2p", "warmup_epochs", self.warmup_epochs, lo=0, hi=EPOCHS_MAX, integer=True)
         check_bool("l2p", "alternate", self.alternate)
 
 

@@ -17,6 +17,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..stochastic import SIGMA_FLOOR, StochasticLayer, stochastic_layers
+from ..validate import WEIGHT_MAX
+from ._common import check_number
 from .base import Defense, register_defense
 
 
@@ -27,12 +29,7 @@ class MfdvParams:
     lambda1: float = 0.02
 
     def validate(self) -> None:
-        if isinstance(self.lambda1, bool) or not isinstance(self.lambda1, (int, float)):
-            raise ConfigError(f"defense.lambda1 must be a number, got {self.lambda1!r}")
-        if not (self.lambda1 >= 0):
-            raise ConfigError(
-                f"defense.lambda1 must be zero or positive (it rewards larger σ), got {self.lambda1!r}"
-            )
+        check_number("mfdv", "lambda1", self.lambda1, lo=0, hi=WEIGHT_MAX)  # λ1 ≥ 0: it rewards larger σ
 
 
 @register_defense

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..validate import SCALE_MAX
 from ._common import (AdvTrainParams, adversarial_ce, check_choice, check_number, conv2d_per_example,
                       no_decay, output_shapes, replace_modules, require_conv)
 from .base import Defense, register_defense
@@ -88,7 +89,7 @@ class PniParams(AdvTrainParams):
         super().validate()
         check_choice("pni", "target", self.target, ("activation", "weight"))
         check_choice("pni", "mode", self.mode, ("layerwise", "channelwise", "elementwise"))
-        check_number("pni", "init_alpha", self.init_alpha, lo=0)
+        check_number("pni", "init_alpha", self.init_alpha, lo=0, hi=SCALE_MAX)
 
 
 def add_pni(model: nn.Module, dataset: Any, *, target: str, mode: str, init_alpha: float) -> list[str]:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validate import SCALE_MAX
 from ._common import check_number, replace_modules, require_conv
 from .base import Defense, register_defense
 
@@ -43,8 +44,8 @@ class RseParams:
     sigma_inner: float = 0.1
 
     def validate(self) -> None:
-        check_number("rse", "sigma_init", self.sigma_init, lo=0)
-        check_number("rse", "sigma_inner", self.sigma_inner, lo=0)
+        check_number("rse", "sigma_init", self.sigma_init, lo=0, hi=SCALE_MAX)
+        check_number("rse", "sigma_inner", self.sigma_inner, lo=0, hi=SCALE_MAX)
 
 
 def add_rse(model: nn.Module, sigma_init: float, sigma_inner: float) -> list[str]:

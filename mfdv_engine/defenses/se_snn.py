@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..stochastic import StochasticLayer
+from ..validate import SCALE_MAX, WEIGHT_MAX
 from ._common import check_number, replace_modules
 from .base import Defense, register_defense
 
@@ -76,8 +77,8 @@ class SeSnnParams:
     init_sigma: float = 0.5
 
     def validate(self) -> None:
-        check_number("se-snn", "lam", self.lam, lo=0)
-        check_number("se-snn", "init_sigma", self.init_sigma, lo=0, lo_open=True)
+        check_number("se-snn", "lam", self.lam, lo=0, hi=WEIGHT_MAX)
+        check_number("se-snn", "init_sigma", self.init_sigma, lo=0, lo_open=True, hi=SCALE_MAX)
 
 
 def placement_with_noise(placement: str) -> str:

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..stochastic import StochasticLayer
+from ..validate import SCALE_MAX, WEIGHT_MAX
 from ._common import check_number, no_decay
 from .base import Defense, register_defense
 from .se_snn import placement_with_noise
@@ -78,8 +79,8 @@ class WcaParams:
     init_scale: float = 0.5
 
     def validate(self) -> None:
-        check_number("wca", "lam", self.lam, lo=0)
-        check_number("wca", "init_scale", self.init_scale, lo=0, lo_open=True)
+        check_number("wca", "lam", self.lam, lo=0, hi=WEIGHT_MAX)
+        check_number("wca", "init_scale", self.init_scale, lo=0, lo_open=True, hi=SCALE_MAX)
 
 
 def add_wca(model: nn.Module, init_scale: float) -> int:
