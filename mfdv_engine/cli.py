@@ -16,6 +16,7 @@ from typing import Any, Callable
 from . import __version__
 from .config import RunConfig, list_presets, load_config_file, load_preset
 from .errors import MfdvError
+from .safetext import printable  # every string from a file, before it reaches the terminal
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -123,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write every robustness row (all protocol fields) to CSV")
     e.add_argument("--project", required=True)
     e.add_argument("--run", metavar="ID", help="only this run (default: all)")
-    e.add_argument("--csv", required=True, metavar="OUT")
+    e.add_argument("--csv", required=True, metavar="OUT", help="the CSV file to write, or - for standard output")
     return p
 
 
@@ -147,11 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except MfdvError as e:
-        print(f"mfdv: error: {e}", file=sys.stderr)
+        print(f"mfdv: error: {printable(e)}", file=sys.stderr)  # messages quote run ids / names from files
         return 2
     except OSError as e:  # a file we were told to read or write: say which, no traceback
         where = f" ({e.filename})" if e.filename else ""
-        print(f"mfdv: error: {e.strerror or e}{where}; check the path and its permissions", file=sys.stderr)
+        print(printable(f"mfdv: error: {e.strerror or e}{where}; check the path and its permissions"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mfdv: stopped by the user", file=sys.stderr)
@@ -325,7 +326,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         acc_s = f"clean {acc:.2%} ({how})" if acc is not None else ""
         cfg = i.config
         what = f"{cfg.get('data', {}).get('name')}/{cfg.get('model', {}).get('name')}/{cfg.get('defense', {}).get('name')}"
-        print(f"{i.run_id}  {i.status:<11} {i.name:<24} {what:<24} epochs {i.epochs_done}  {acc_s}")
+        print(printable(f"{i.run_id}  {i.status:<11} {i.name:<24} {what:<24} epochs {i.epochs_done}  {acc_s}"))
     return 0
 
 
@@ -337,17 +338,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info.to_dict(), indent=2, sort_keys=True))
         return 0
-    print(f"run {info.run_id} ({info.name}): {info.status}")
-    print(f"  started {info.started}  ended {info.ended or '-'}  epochs done {info.epochs_done}")
+    print(printable(f"run {info.run_id} ({info.name}): {info.status}"))
+    print(printable(f"  started {info.started}  ended {info.ended or '-'}  epochs done {info.epochs_done}"))
     if info.message:
-        print(f"  message: {info.message}")
+        print(printable(f"  message: {info.message}"))
     print("  config:")
-    for line in json.dumps(info.config, indent=2, sort_keys=True).splitlines():
-        print("    " + line)
+    for line in json.dumps(info.config, indent=2, sort_keys=True).splitlines():  # (json.dumps escapes controls)
+        print(printable("    " + line))
     if info.final:
         print("  final metrics:")
         for k, v in sorted(info.final.items()):
-            print(f"    {k}: {v}")
+            print(printable(f"    {k}: {v}"))
     return 0
 
 
@@ -374,16 +375,24 @@ def _protocol(args: argparse.Namespace):
                     reeval=args.reeval, seed=args.seed, batch_size=args.batch_size).validate()
 
 
-def _prepare(args: argparse.Namespace, device=None):
-    """Everything that can fail on bad input, before the project is touched."""
+def _prepare(args: argparse.Namespace, device=None, *, write: bool = True):
+    """Everything that can fail on bad input, before the project is touched. A job
+    that will ``write`` takes the project's lock first, so a busy project is
+    refused before the model and data are loaded."""
     from .evaluation import load_run
     from .store import Project
     from .training import resolve_device
 
     proto = _protocol(args)
     project = Project.open(args.project)
-    device = device if device is not None else resolve_device(args.device)
-    cfg, ds, model = load_run(project, args.run, data_root=args.data_root, device=device, limit_test=proto.n)
+    if write:
+        project.acquire()  # released by _run_rows's `with project`
+    try:
+        device = device if device is not None else resolve_device(args.device)
+        cfg, ds, model = load_run(project, args.run, data_root=args.data_root, device=device, limit_test=proto.n)
+    except BaseException:
+        project.release()
+        raise
     return project, proto, device, cfg, ds, model
 
 
@@ -410,7 +419,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
         return _launch_nproc(args, _attack_argv(args))
     ctx = init_from_env(resolve_device(args.device))
     try:
-        project, proto, device, cfg, ds, model = _prepare(args, device=ctx.device if ctx else None)
+        project, proto, device, cfg, ds, model = _prepare(args, device=ctx.device if ctx else None,
+                                                          write=ctx is None or ctx.is_main)
         return _run_rows(args, project, lambda on_row, on_progress, cancel: evaluate_request(
             model, ds.test, specs, suite_over, proto, eps=eps,
             device=device, on_row=on_row, on_progress=on_progress, cancel=cancel, dist=ctx),
@@ -468,7 +478,7 @@ def _run_rows(args, project, job, *, main: bool = True) -> int:
         return 0
 
     def on_progress(what: str, frac: float) -> None:
-        bar.set_description_str(what)
+        bar.set_description_str(printable(what))
         bar.n = frac
         bar.refresh()
 
@@ -478,10 +488,10 @@ def _run_rows(args, project, job, *, main: bool = True) -> int:
         d["key"] = row.key
         project.add_eval_row(args.run, d, gallery_arrays(gallery))
         rows.append(row)
-        bar.write(f"{row.robust_acc:7.2%} [{row.ci_low:.1%}, {row.ci_high:.1%}]  clean {row.clean_acc:.2%}  "
-                  f"{row.protocol_line()}  ({row.time_s:.1f} s)", file=sys.stderr)
-        for m in row.messages:
-            bar.write(f"    {m}", file=sys.stderr)
+        bar.write(printable(f"{row.robust_acc:7.2%} [{row.ci_low:.1%}, {row.ci_high:.1%}]  clean {row.clean_acc:.2%}  "
+                            f"{row.protocol_line()}  ({row.time_s:.1f} s)"), file=sys.stderr)
+        for m in row.messages:  # (attack libraries' own output, captured)
+            bar.write(printable(f"    {m}"), file=sys.stderr)
 
     status = 0
     try:
@@ -504,13 +514,13 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     from .checklist import run_checklist
 
     eps = _parse_eps(args.eps)
-    project, proto, device, cfg, ds, model = _prepare(args)
+    project, proto, device, cfg, ds, model = _prepare(args, write=False)
     items = run_checklist(model, ds.test, proto, device=device, eps=eps if eps is not None else _default_eps(cfg))
     if args.json:
         print(json.dumps([i.to_dict() for i in items], indent=2, sort_keys=True))
     else:
         for i in items:
-            print(f"[{'PASS' if i.passed else 'FLAG'}] {i.title}\n       {i.evidence}")
+            print(f"[{'PASS' if i.passed else 'FLAG'}] {printable(i.title)}\n       {printable(i.evidence)}")
     return 0
 
 
@@ -551,10 +561,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     argv = "mfdv reproduce " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
     with contextlib.redirect_stdout(sys.stderr):
         text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
-                         device=args.device, report=args.report, log=lambda m: print(m, file=sys.stderr), argv=argv,
-                         lambdas=lambdas)
+                         device=args.device, report=args.report, argv=argv, lambdas=lambdas,
+                         log=lambda m: print(printable(m), file=sys.stderr))  # log lines quote run names
     if not args.report:
-        print(text)
+        print(printable(text, multiline=True))  # the report quotes run names from the project
     return 0
 
 
@@ -564,7 +574,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .store import Project
 
     n = export_csv(Project.open(args.project), args.csv, run_id=args.run)
-    print(f"wrote {n} row(s) to {args.csv}")
+    print(f"wrote {n} row(s) to {'standard output' if args.csv == '-' else args.csv}",
+          file=sys.stderr if args.csv == "-" else sys.stdout)
     return 0
 
 

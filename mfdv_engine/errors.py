@@ -32,3 +32,7 @@ class TrainingDiverged(MfdvError):
 
 class Cancelled(Exception):
     """Raised inside a job when the user asked it to stop."""
+
+
+class StorageFull(ProjectError):
+    """The disk filled up during a write; nothing was half-written and the run can be resumed."""

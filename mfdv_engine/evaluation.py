@@ -28,6 +28,7 @@ from .config import RunConfig
 from .data import Split
 from .errors import Cancelled, ConfigError, ProjectError
 from .stochastic import is_stochastic, mc_predict
+from .validate import BATCH_MAX, COUNT_MAX, MC_MAX, seed_in, sub_seed, whole_in
 
 if TYPE_CHECKING:
     from .distributed import DistContext
@@ -62,12 +63,12 @@ class Protocol:
     batch_size: int = 250
 
     def validate(self) -> "Protocol":
-        for k in ("n", "mc_samples", "eot_samples", "reeval", "batch_size"):
-            v = getattr(self, k)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"{k} must be a positive whole number, got {v!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
-            raise ConfigError(f"seed must be a whole number from 0 to 2**31 - 1, got {self.seed!r}")
+        """Counts bounded (n, EOT, re-judgings ≤ 100,000; MC ≤ 10,000; batch ≤ 65,536)
+        and the seed in 0 … 2**63 − 1; its derived seeds go through :func:`sub_seed`."""
+        for k, high in (("n", COUNT_MAX), ("mc_samples", MC_MAX), ("eot_samples", COUNT_MAX),
+                        ("reeval", COUNT_MAX), ("batch_size", BATCH_MAX)):
+            whole_in(k, getattr(self, k), 1, high)
+        seed_in("seed", self.seed)
         return self
 
 
@@ -257,7 +258,7 @@ def _attack_batch(model, spec: AttackSpec, x, y, eot: int, mc: int, reeval: int,
     Every draw is seeded from the protocol seed and the batch's first index: the
     clean prediction, the attack (offset by ATTACK_STREAM) and each re-judging."""
     device = x.device
-    with rng_isolated(device, seed + first):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
+    with rng_isolated(device, sub_seed(seed, first)):  # fixed noise draws, caller's RNG untouched (CPU and CUDA)
         p_clean = mc_predict(model, x, mc)
     ok = p_clean.argmax(1) == y
     idx = ok.nonzero().flatten()
@@ -267,13 +268,13 @@ def _attack_batch(model, spec: AttackSpec, x, y, eot: int, mc: int, reeval: int,
     x_adv_full = x.clone()
     if idx.numel():
         # each batch its own attack stream, apart from the clean and re-judging draws' streams
-        x_adv = dataclasses.replace(spec, seed=seed + first + ATTACK_STREAM).run(model, x[idx], y[idx], eot_samples=eot)
+        x_adv = dataclasses.replace(spec, seed=sub_seed(seed, first, ATTACK_STREAM)).run(model, x[idx], y[idx], eot_samples=eot)
         messages.extend(msg for msg in spec.last_messages if msg not in messages)
         x_adv_full[idx] = x_adv
         hits = torch.ones(idx.numel(), dtype=torch.bool, device=device)
         cnt = torch.zeros(idx.numel(), device=device)
         for r in range(reeval):
-            with rng_isolated(device, seed + 7919 * (r + 1) + first):
+            with rng_isolated(device, sub_seed(seed, 7919 * (r + 1), first)):
                 p = mc_predict(model, x_adv, mc)
             right = p.argmax(1) == y[idx]
             hits &= right
@@ -348,6 +349,7 @@ def checked_run(project, run_id: str) -> RunConfig:
     info = project.run(run_id)
     if not project.has_checkpoint(run_id):
         raise ProjectError(f"run {run_id!r} has no finished epoch (status {info.status}); train it before attacking it")
+    project.eval_rows(run_id)  # a damaged table is refused now, not after the attack has run
     return RunConfig.from_dict(info.config)
 
 
@@ -360,9 +362,23 @@ def load_run(project, run_id: str, *, data_root=None, device: torch.device, limi
     ds = load_dataset(cfg.data.name, data_root, limit_train=1, limit_test=limit_test)
     defense = get_defense(cfg.defense.name)
     model = defense.build_model(cfg.model, ds, defense.parse_params(cfg.defense.params))
-    state = project.load_checkpoint(run_id, map_location="cpu")
-    model.load_state_dict(state["model"])
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    state = project.load_checkpoint(run_id, map_location="cpu",  # shapes checked before anything is read
+                                    shape_of=lambda p: shapes.get(p[1]) if len(p) == 2 and p[0] == "model" else None)
+    load_model_state(model, state.get("model"), run_id)
     return cfg, ds, model.to(device).eval()
+
+
+def load_model_state(model: torch.nn.Module, state: Any, run_id: str) -> None:
+    """The checkpoint's weights into ``model``; a checkpoint that does not fit is one sentence."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ProjectError(f"run {run_id!r}'s checkpoint holds no model weights; the project file is damaged")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise ProjectError(f"run {run_id!r}'s checkpoint does not fit its model ({first[:160]}); "
+                           "the project file is damaged") from None
 
 
 def parse_attack_list(text: str, *, eps: float | None, params: list[str] = (), eot: int | None = None) -> list[AttackSpec]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from pathlib import Path
 
+from . import fsio
 from .errors import ProjectError
 
 COLUMNS = [
@@ -30,14 +32,26 @@ def table_rows(project, run_id: str | None = None) -> list[dict]:
 
 
 def export_csv(project, path: str | os.PathLike, run_id: str | None = None) -> int:
-    path = Path(path)
+    """Write the table to ``path`` (``-``: standard output). The file is replaced
+    atomically through :mod:`.fsio`: a symlink is written through, a read-only
+    file, folder or device is refused, and no temporary is ever left behind."""
+    rows = table_rows(project, run_id)
+    if str(path) == "-":
+        _write(sys.stdout, rows)
+        return len(rows)
+    path = Path(path).expanduser()
     if not path.parent.is_dir():
         raise ProjectError(f"the folder {path.parent} for {path.name} does not exist; create it or choose another path")
-    rows = table_rows(project, run_id)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
+    if path.is_dir():
+        raise ProjectError(f"{path} is a folder; give a file name for the CSV, such as {path / 'table.csv'}")
+    need = 4096 + sum(len(json.dumps(r)) for r in rows)
+    with fsio.replacing(path, need=need) as tmp:
+        with open(tmp, "w", newline="") as f:
+            _write(f, rows)
     return len(rows)
+
+
+def _write(stream, rows: list[dict]) -> None:
+    w = csv.DictWriter(stream, fieldnames=COLUMNS)
+    w.writeheader()
+    w.writerows(rows)

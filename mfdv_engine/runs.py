@@ -10,10 +10,12 @@ import torch
 
 from .config import RunConfig
 from .data import load_dataset
-from .errors import Cancelled, MfdvError, ProjectError, TrainingDiverged
+from .errors import Cancelled, MfdvError, ProjectError, StorageFull
 from .stochastic import is_stochastic
+from .h5tree import ShapeCheck
 from .store import Project
 from .training import EpochResult, EventSink, Trainer, describe_device, resolve_device
+from .validate import sub_seed
 
 
 @dataclass
@@ -83,26 +85,30 @@ def _train_run(project_path, config, *, resume, data_root, device, on_event, can
     emit = on_event or (lambda kind, data: None)
     path, config = _checked_inputs(project_path, config, resume)
     dev = dist.device if dist is not None else resolve_device(device or config.train.device)
-    dataset = load_dataset(config.data.name, data_root, download=config.data.download,
-                           limit_train=config.data.limit_train, limit_test=config.data.limit_test)
-    project = Project.open(path, create=True)
-    with project:
-        if resume is not None:
-            curves, ckpt, done = project.reopen_run(resume)
-            run_id = resume
-        else:
-            run_id = project.create_run(config.to_dict(), config.name)
-            curves, ckpt, done = {"step": [], "epoch": []}, None, 0
+    project = Project.at(path)
+    with project:  # the lock first: a second writer is refused before any data is loaded
+        dataset = load_dataset(config.data.name, data_root, download=config.data.download,
+                               limit_train=config.data.limit_train, limit_test=config.data.limit_test)
+        project.create()  # only now that config and data passed
+        curves: dict[str, list[dict]] = {"step": [], "epoch": []}
+
+        def make_trainer() -> Trainer:
+            return Trainer(config, dataset, device=dev, cancel_event=cancel_event, dist=dist,
+                           on_event=lambda kind, row: _record(kind, row, curves, emit))
+
+        # (a data-parallel trainer is built after the other ranks are told the run: its set-up is collective)
+        run_id, ckpt, done, trainer = _open_run(project, config, dataset, resume, curves,
+                                                make_trainer if dist is None else None)
         if dist is not None:  # the other ranks wait for this in _worker_rank
             dist.broadcast_object({"run_id": run_id, "checkpoint": ckpt})
             dist.start_sent = True
         emit("run", {"run_id": run_id, "config": config.to_dict(), "device": describe_device(dev),
                      "epochs": config.train.epochs, "epochs_done": done})
         try:
-            trainer = Trainer(config, dataset, device=dev, cancel_event=cancel_event, dist=dist,
-                              on_event=lambda kind, row: _record(kind, row, curves, emit))
-            if ckpt is not None:
-                trainer.load_state_dict(ckpt)
+            if trainer is None:
+                trainer = make_trainer()
+                if ckpt is not None:
+                    trainer.load_state_dict(ckpt)
             emit("start", {"run_id": run_id, "steps_per_epoch": trainer.steps_per_epoch,
                            "sigma_start": trainer.sigma_start})
 
@@ -119,14 +125,14 @@ def _train_run(project_path, config, *, resume, data_root, device, on_event, can
             project.merge_live(run_id, "interrupted", "stopped by the user; resume it with --resume")
             info = project.run(run_id)
             return TrainSummary(run_id, "interrupted", info.message, info.epochs_done, info.final)
-        except TrainingDiverged as e:
-            project.merge_live(run_id, "failed", str(e))
+        except StorageFull as e:  # resumable once space is freed
+            _close(project, run_id, "interrupted", f"{e}")
             raise
         except MfdvError as e:
-            project.merge_live(run_id, "failed", str(e))
+            _close(project, run_id, "failed", str(e))
             raise
         except BaseException as e:
-            project.merge_live(run_id, "failed", f"internal error: {type(e).__name__}: {e}")
+            _close(project, run_id, "failed", f"internal error: {type(e).__name__}: {e}")
             raise
         project.merge_live(run_id, "finished", "")
         info = project.run(run_id)
@@ -167,13 +173,48 @@ def _worker_rank(config: RunConfig, data_root, cancel_event, dist) -> TrainSumma
     if ckpt is not None:
         trainer.load_state_dict(ckpt)
         if dist.rank > 0:  # the checkpoint carries rank 0's noise stream
-            torch.manual_seed(config.train.seed + 7919 * dist.rank + trainer.epoch)
+            torch.manual_seed(sub_seed(config.train.seed, 7919 * dist.rank, trainer.epoch))
     try:
         results = trainer.fit()
     except (Cancelled, KeyboardInterrupt):
         return TrainSummary(run_id, "interrupted", "stopped by the user; resume it with --resume", trainer.epoch)
     final = _final(trainer, results[-1]) if results else {}
     return TrainSummary(run_id, "finished", "", trainer.epoch, final)
+
+
+def _open_run(project: Project, config: RunConfig, dataset, resume: str | None, curves: dict,
+              make_trainer) -> tuple[str, dict | None, int, Trainer | None]:
+    """Create the run, or reopen ``resume``; with ``make_trainer`` the trainer is built
+    (and the checkpoint loaded into it) before the project is written, so a
+    checkpoint that does not fit leaves the project as it was."""
+    trainer = make_trainer() if make_trainer is not None else None
+    if resume is None:
+        return project.create_run(config.to_dict(), config.name), None, 0, trainer
+    stored, ckpt, done = project.resume_state(resume, shape_of=_model_shapes(config, dataset))
+    if trainer is not None and ckpt is not None:
+        trainer.load_state_dict(ckpt)
+    project.reopen_run(resume, stored, ckpt, done)
+    curves.update(stored)
+    return resume, ckpt, done, trainer
+
+
+def _close(project: Project, run_id: str, status: str, message: str) -> None:
+    """Mark the run's final status; when that write fails too (a full disk) the run
+    stays marked running, and the next writer recovers it as interrupted."""
+    try:
+        project.merge_live(run_id, status, message)
+    except ProjectError:
+        pass
+
+
+def _model_shapes(config: RunConfig, dataset) -> ShapeCheck:
+    """Checks a stored checkpoint's model tensors against this config's model before reading them."""
+    from .defenses import get_defense
+
+    defense = get_defense(config.defense.name)
+    shapes = {k: tuple(v.shape) for k, v in
+              defense.build_model(config.model, dataset, defense.parse_params(config.defense.params)).state_dict().items()}
+    return lambda path: shapes.get(path[1]) if len(path) == 2 and path[0] == "model" else None
 
 
 def _record(kind: str, row: dict[str, float], curves: dict[str, list[dict]], emit: EventSink) -> None:

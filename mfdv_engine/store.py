@@ -2,20 +2,23 @@
 
 Crash safety, the mechanism in one paragraph: the project file is never
 written in place. Every change to it is a *transaction*: copy the file to a
-temporary sibling, change the copy, flush and fsync it, then ``os.replace`` it
-over the original (atomic on POSIX). While a run trains, its curves and latest
-checkpoint live in a small per-run *live file* beside the project
-(``<project>.live/<run>.h5``), itself rewritten whole by write-then-rename at
-every epoch boundary. When the run ends it is merged into the project in one
-transaction. A ``kill -9`` at any moment therefore leaves the project file and
-every live file either in their old or their new state, never half-written;
-the next writer finds the run still marked running with nobody holding the
-project's lock, merges its live file and marks it interrupted, and
-``mfdv train --resume RUN`` continues from the last epoch checkpoint.
+temporary sibling, change the copy, flush, fsync and re-open it to check it,
+then ``os.replace`` it over the original (atomic on POSIX). While a run
+trains, its curves and latest checkpoint live in a small per-run *live file*
+beside the project (``<project>.live/<run>.h5``), itself rewritten whole by
+write-then-rename at every epoch boundary. When the run ends it is merged into
+the project in one transaction. A ``kill -9`` or a full disk at any moment
+therefore leaves the project file and every live file either in their old or
+their new state, never half-written; the next writer finds the run still
+marked running with nobody holding the project's lock, merges its live file
+and marks it interrupted, and ``mfdv train --resume RUN`` continues from the
+last epoch checkpoint. How files are replaced (symlinks, permissions, disk
+space, temporaries) is :mod:`.fsio`'s job.
 
 Only one process writes a project at a time (an advisory ``flock`` on
-``<project>.lock``). Nothing here unpickles: configs are JSON attributes,
-tensors are datasets.
+``<project>.lock``). A project file is data, never a pointer: nothing here
+unpickles, and every part of a file is checked by :mod:`.h5guard` before it is
+read, so a crafted file cannot make the store read another local file.
 """
 from __future__ import annotations
 
@@ -23,8 +26,9 @@ import datetime as _dt
 import fcntl
 import json
 import os
-import shutil
 import socket
+import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,69 +38,23 @@ import h5py
 import numpy as np
 import torch
 
+from . import fsio
 from .errors import ProjectError
+from .h5guard import attr_int, attr_json, attr_text, check_tree, damaged, hard_child
+from .h5tree import ShapeCheck, curve_rows, read_curves, read_tree, write_curves, write_tree
 
 FORMAT = "mfdv-project"
 VERSION = 1
 STATUSES = ("running", "finished", "interrupted", "failed")
+#: how a run whose record cannot be read is listed (never stored)
+DAMAGED = "damaged"
+#: how long a writer retries a lock that a reader is probing (a probe lasts microseconds)
+LOCK_RETRY_S = 2.0
 
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
-
-# ------------------------------------------------------------ tensor trees
-
-def write_tree(group: h5py.Group, obj: Any) -> None:
-    """Store a nested dict/list of tensors and plain values: tensors as datasets,
-    the skeleton as a JSON attribute (so reading back runs no code)."""
-    counter = [0]
-
-    def enc(o: Any) -> Any:
-        if isinstance(o, torch.Tensor):
-            name = f"t{counter[0]}"
-            counter[0] += 1
-            t = o.detach().cpu()
-            dtype = str(t.dtype).removeprefix("torch.")
-            if t.dtype == torch.bfloat16:
-                t = t.float()
-            group.create_dataset(name, data=t.numpy())
-            return {"__tensor__": name, "dtype": dtype}
-        if isinstance(o, dict):
-            if all(isinstance(k, str) for k in o):
-                return {"__dict__": {k: enc(v) for k, v in o.items()}}
-            return {"__items__": [[k, enc(v)] for k, v in o.items()]}
-        if isinstance(o, (list, tuple)):
-            return {"__list__": [enc(v) for v in o], "tuple": isinstance(o, tuple)}
-        if isinstance(o, (np.integer, np.floating)):
-            return o.item()
-        if o is None or isinstance(o, (bool, int, float, str)):
-            return o
-        raise TypeError(f"cannot store a {type(o).__name__} in a project file")
-
-    group.attrs["tree"] = json.dumps(enc(obj))
-
-
-def read_tree(group: h5py.Group, map_location: str | torch.device = "cpu") -> Any:
-    def dec(o: Any) -> Any:
-        if isinstance(o, dict):
-            if "__tensor__" in o:
-                arr = group[o["__tensor__"]][()]
-                t = torch.from_numpy(np.asarray(arr))
-                return t.to(device=map_location, dtype=getattr(torch, o["dtype"]))
-            if "__dict__" in o:
-                return {k: dec(v) for k, v in o["__dict__"].items()}
-            if "__items__" in o:
-                return {k: dec(v) for k, v in o["__items__"]}
-            if "__list__" in o:
-                items = [dec(v) for v in o["__list__"]]
-                return tuple(items) if o.get("tuple") else items
-        return o
-
-    return dec(json.loads(group.attrs["tree"]))
-
-
-# ------------------------------------------------------------ run records
 
 @dataclass
 class RunInfo:
@@ -116,52 +74,68 @@ class RunInfo:
 
 def _read_info(run_id: str, g: h5py.Group) -> RunInfo:
     a = g.attrs
+    status = attr_text(a, "status", "failed")
+    if status not in STATUSES:
+        raise damaged(f"run {run_id!r}", f"has an unknown status {status[:40]!r}")
     return RunInfo(
-        run_id=run_id,
-        name=str(a.get("name", run_id)),
-        status=str(a.get("status", "failed")),
-        started=str(a.get("started", "")),
-        ended=str(a.get("ended", "")),
-        message=str(a.get("message", "")),
-        config=json.loads(a.get("config", "{}")),
-        epochs_done=int(a.get("epochs_done", 0)),
-        final=json.loads(a.get("final", "{}")),
+        run_id=run_id, name=attr_text(a, "name", run_id), status=status,
+        started=attr_text(a, "started"), ended=attr_text(a, "ended"), message=attr_text(a, "message"),
+        config=attr_json(a, "config", {}, dict), epochs_done=attr_int(a, "epochs_done", 0, high=10**7),
+        final=attr_json(a, "final", {}, dict),
     )
 
 
-def _write_curves(group: h5py.Group, rows: list[dict[str, float]]) -> None:
-    """Curves as growable float64 datasets, one per field (NaN where a row lacks it)."""
-    keys = sorted({k for r in rows for k in r})
-    for k in keys:
-        data = np.array([float(r.get(k, np.nan)) for r in rows], dtype=np.float64)
-        group.create_dataset(k, data=data, maxshape=(None,), chunks=(max(1, min(len(data), 1024)),) if len(data) else (1,))
+def _damaged_info(run_id: str, error: ProjectError) -> RunInfo:
+    return RunInfo(run_id, run_id, DAMAGED, "", "", str(error), {}, 0, {})
 
 
-def _read_curves(group: h5py.Group | None) -> dict[str, np.ndarray]:
-    if group is None:
-        return {}
-    return {k: group[k][()] for k in group}
+def _runs_group(f: h5py.File) -> h5py.Group:
+    runs = hard_child(f, "runs", h5py.Group)
+    if runs is None:
+        raise ProjectError(f"{f.filename} has no 'runs' group; it is damaged — restore a backup")
+    return runs
 
 
-def _rows(curves: dict[str, np.ndarray]) -> list[dict[str, float]]:
-    if not curves:
-        return []
-    n = len(next(iter(curves.values())))
-    return [{k: float(v[i]) for k, v in curves.items() if not np.isnan(v[i])} for i in range(n)]
+def _run_of(f: h5py.File, run_id: str) -> h5py.Group:
+    g = hard_child(_runs_group(f), run_id, h5py.Group)
+    if g is None:
+        raise ProjectError(f"no run {run_id!r} in {Path(f.filename).name}")
+    return g
 
 
-# ------------------------------------------------------------ the project
+def _tree_nbytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size() + 512
+    if isinstance(obj, dict):
+        return sum(_tree_nbytes(v) for v in obj.values()) + 64
+    if isinstance(obj, (list, tuple)):
+        return sum(_tree_nbytes(v) for v in obj) + 64
+    return 64
+
 
 class Project:
     """One ``*.mfdv.h5`` file. Reading is free; writing takes the project lock."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.target = fsio.target_of(path)  # a symlinked project is written through to its target
         self._lock_fd: int | None = None
 
     # -- opening ----------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = False) -> "Project":
+        proj = cls.at(path)
+        if not proj.target.exists():
+            if not create:
+                raise ProjectError(f"project file {proj.path} does not exist; check the path or create it with "
+                                   f"`mfdv train --project {proj.path}`")
+            proj.create()
+        proj._check_readable()
+        return proj
+
+    @classmethod
+    def at(cls, path: str | os.PathLike) -> "Project":
+        """A project at ``path`` that may not exist yet (so its lock can be taken first)."""
         p = Path(path).expanduser()
         if not p.parent.is_dir():
             raise ProjectError(
@@ -170,72 +144,92 @@ class Project:
         if p.is_dir():
             raise ProjectError(f"{p} is a folder, not a project file; give a file name such as {p / 'project.mfdv.h5'}")
         proj = cls(p)
-        if not p.exists():
-            if not create:
-                raise ProjectError(f"project file {p} does not exist; check the path or create it with `mfdv train --project {p}`")
-            proj._create()
-        proj._check_readable()
+        fsio.check_regular(proj.target, "a project file")
         return proj
 
-    def _create(self) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp-new")
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["version"] = VERSION
-            f.attrs["created"] = now_iso()
-            f.create_group("runs")
-        _fsync_path(tmp)
-        os.replace(tmp, self.path)
+    def create(self) -> None:
+        """Create an empty project unless one exists; safe when processes race to create it."""
+        if self.target.exists():
+            return
+        reason = fsio.read_only_reason(self.target)
+        if reason:
+            raise ProjectError(reason)
+        fsio.ensure_space(self.target, 64 << 10)
+        tmp = self.target.with_name(f"{self.target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            with h5py.File(tmp, "w") as f:
+                f.attrs.update(format=FORMAT, version=VERSION, created=now_iso())
+                f.create_group("runs")
+            fsio.fsync_path(tmp)
+            os.link(tmp, self.target)  # fails if another process created it first: theirs wins, ours goes
+        except FileExistsError:
+            pass
+        except OSError as e:
+            if fsio.is_disk_full(e):
+                raise fsio.disk_full(self.target, 64 << 10) from None
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _check_readable(self) -> None:
         try:
-            with h5py.File(self.path, "r") as f:
-                fmt = f.attrs.get("format")
-                if fmt != FORMAT:
+            with h5py.File(self.target, "r") as f:
+                if attr_text(f.attrs, "format", "") != FORMAT:
                     raise ProjectError(
                         f"{self.path} is an HDF5 file but not an MFDV project (no '{FORMAT}' marker); "
                         "open a *.mfdv.h5 file written by MFDV Studio"
                     )
-                if int(f.attrs.get("version", 0)) > VERSION:
-                    raise ProjectError(
-                        f"{self.path} was written by a newer MFDV Studio (format {f.attrs['version']}); upgrade to open it"
-                    )
-                if "runs" not in f:
-                    raise ProjectError(f"{self.path} has no 'runs' group; it is damaged — restore a backup")
+                version = attr_int(f.attrs, "version", 0, high=2**31)
+                if version > VERSION:
+                    raise ProjectError(f"{self.path} was written by a newer MFDV Studio (format {version}); upgrade to open it")
+                _runs_group(f)
         except OSError as e:
             raise ProjectError(
                 f"{self.path} is not a readable project file ({_short(e)}): it is truncated, damaged or not HDF5; "
                 "open another file or restore a backup"
             ) from None
 
+    @property
+    def read_only(self) -> str:
+        """Why this project cannot be written (no permission), or ``""``."""
+        return fsio.read_only_reason(self.target)
+
     # -- locking ----------------------------------------------------------
     @property
     def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
+        return self.target.with_name(self.target.name + ".lock")
 
     @property
     def live_dir(self) -> Path:
-        return self.path.with_name(self.path.name + ".live")
+        return self.target.with_name(self.target.name + ".live")
 
     def acquire(self) -> "Project":
         """Take the writer lock (released by :meth:`release` or process death) and
         recover runs that a dead writer left marked running."""
         if self._lock_fd is not None:
             return self
+        reason = self.read_only
+        if reason:
+            raise ProjectError(f"cannot write: {reason}")
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            owner = _read_small(self.lock_path)
-            raise ProjectError(
-                f"project {self.path.name} is being written by another process ({owner or 'unknown'}); "
-                "wait for it to finish or stop it first"
-            ) from None
+        deadline = time.monotonic() + LOCK_RETRY_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:  # maybe a reader's momentary probe
+                    time.sleep(0.02)
+                    continue
+                os.close(fd)
+                owner = _lock_owner(self.lock_path)
+                raise ProjectError(f"project {self.path.name} is being written by another process ({owner}); "
+                                   "wait for it to finish or stop it first") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
         self._lock_fd = fd
-        self._recover()
+        if self.target.exists():
+            self._recover()
         return self
 
     def release(self) -> None:
@@ -253,9 +247,10 @@ class Project:
     def writer_alive(self) -> bool:
         if self._lock_fd is not None:
             return True
-        if not self.lock_path.exists():
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except OSError:
             return False
-        fd = os.open(self.lock_path, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -266,30 +261,43 @@ class Project:
             os.close(fd)
 
     def _recover(self) -> None:
-        for tmp in self.path.parent.glob(self.path.name + ".tmp-*"):
+        """Remove a dead writer's temporaries and fold its runs' live files in.
+        A run that cannot be merged now (full disk) stays listed as interrupted."""
+        for tmp in fsio.stale_temporaries(self.target):
             tmp.unlink(missing_ok=True)
         if self.live_dir.is_dir():
-            for tmp in self.live_dir.glob("*.tmp"):
-                tmp.unlink(missing_ok=True)
+            for live in self.live_dir.glob("*.h5"):
+                for tmp in fsio.stale_temporaries(live):
+                    tmp.unlink(missing_ok=True)
         stale = [r.run_id for r in self.runs(live=False) if r.status == "running"]
         for run_id in stale:
-            self.merge_live(run_id, "interrupted", "the process writing this run stopped before it finished")
+            try:
+                self.merge_live(run_id, "interrupted", "the process writing this run stopped before it finished")
+            except ProjectError:
+                pass
 
     # -- reading ----------------------------------------------------------
     @contextmanager
     def _read(self) -> Iterator[h5py.File]:
         try:
-            f = h5py.File(self.path, "r")
+            f = h5py.File(self.target, "r")
         except OSError as e:
             raise ProjectError(f"cannot read {self.path} ({_short(e)})") from None
         with f:
             yield f
 
     def runs(self, *, live: bool = True) -> list[RunInfo]:
-        """All runs, oldest first. A run marked running with no live writer is
-        reported as interrupted (the next writer makes that permanent)."""
+        """All runs, oldest first; a run whose record is damaged is listed as such.
+        A run marked running with no live writer is reported as interrupted (the
+        next writer makes that permanent)."""
         with self._read() as f:
-            infos = [_read_info(k, f["runs"][k]) for k in sorted(f["runs"])]
+            runs = _runs_group(f)
+            infos = []
+            for k in sorted(runs):
+                try:
+                    infos.append(_read_info(k, _run_of(f, k)))
+                except ProjectError as e:
+                    infos.append(_damaged_info(k, e))
         if live:
             alive = self.writer_alive()
             for info in infos:
@@ -302,55 +310,76 @@ class Project:
         return infos
 
     def run(self, run_id: str) -> RunInfo:
-        for info in self.runs():
+        """A run's record; a damaged one raises its sentence."""
+        info = self._find(run_id)
+        if info.status == DAMAGED:
+            raise ProjectError(info.message)
+        return info
+
+    def _find(self, run_id: str) -> RunInfo:
+        infos = self.runs()
+        for info in infos:
             if info.run_id == run_id:
                 return info
-        ids = ", ".join(r.run_id for r in self.runs()) or "none yet"
+        ids = ", ".join(r.run_id for r in infos) or "none yet"
         raise ProjectError(f"no run {run_id!r} in {self.path.name}; its runs: {ids}")
 
     def _live_path(self, run_id: str) -> Path:
         return self.live_dir / f"{run_id}.h5"
 
-    def _live_info(self, run_id: str) -> RunInfo | None:
+    @contextmanager
+    def _live(self, run_id: str) -> Iterator[h5py.File | None]:
+        """The run's live file when it exists and holds only what the store writes, else None."""
         p = self._live_path(run_id)
-        if not p.exists():
-            return None
+        f = None
+        if p.is_file() and not p.is_symlink():
+            try:
+                f = h5py.File(p, "r")
+                check_tree(f)
+            except (OSError, ProjectError):
+                if f is not None:
+                    f.close()
+                f = None
         try:
-            with h5py.File(p, "r") as f:
-                return _read_info(run_id, f)
-        except OSError:
-            return None
+            yield f
+        finally:
+            if f is not None:
+                f.close()
+
+    def _live_info(self, run_id: str) -> RunInfo | None:
+        with self._live(run_id) as f:
+            try:
+                return _read_info(run_id, f) if f is not None else None
+            except ProjectError:
+                return None
 
     @contextmanager
     def _run_group(self, run_id: str) -> Iterator[h5py.Group]:
-        """The freshest copy of a run: its live file while running, else the project."""
-        self.run(run_id)  # clear error for unknown ids
-        live = self._live_path(run_id)
-        if live.exists():
-            try:
-                f = h5py.File(live, "r")
-            except OSError:
-                f = None
-            if f is not None:
-                with f:
-                    yield f
-                    return
+        """The freshest copy of a run, checked whole: its live file while running, else the project."""
+        self.run(run_id)  # clear error for unknown or damaged ids
+        with self._live(run_id) as live:
+            if live is not None:
+                yield live
+                return
         with self._read() as f:
-            yield f["runs"][run_id]
+            g = _run_of(f, run_id)
+            check_tree(g)
+            yield g
 
     def curves(self, run_id: str) -> dict[str, dict[str, np.ndarray]]:
         with self._run_group(run_id) as g:
-            return {kind: _read_curves(g.get(f"curves/{kind}")) for kind in ("step", "epoch")}
+            return {kind: read_curves(g.get(f"curves/{kind}")) for kind in ("step", "epoch")}
 
     def has_checkpoint(self, run_id: str) -> bool:
         with self._run_group(run_id) as g:
             return "checkpoint" in g
 
-    def load_checkpoint(self, run_id: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    def load_checkpoint(self, run_id: str, map_location: str | torch.device = "cpu",
+                        shape_of: ShapeCheck | None = None) -> dict[str, Any]:
         with self._run_group(run_id) as g:
             if "checkpoint" not in g:
                 raise ProjectError(f"run {run_id!r} has no finished epoch to load; train it first")
-            return read_tree(g["checkpoint"], map_location)
+            return read_tree(g["checkpoint"], map_location, shape_of)
 
     # -- writing (lock held) ----------------------------------------------
     def _require_lock(self) -> None:
@@ -358,23 +387,22 @@ class Project:
             raise RuntimeError("write to a project without holding its lock (use `with project:`)")
 
     @contextmanager
-    def transaction(self) -> Iterator[h5py.File]:
-        """Change a copy, then atomically replace the project with it."""
+    def transaction(self, grow: int = 0) -> Iterator[h5py.File]:
+        """Change a copy, check it, then atomically replace the project with it.
+        ``grow``: about how many bytes the change adds (checked against free space)."""
         self._require_lock()
-        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
-        shutil.copyfile(self.path, tmp)
-        try:
-            with h5py.File(tmp, "r+") as f:
-                yield f
-                f.flush()
-            _fsync_path(tmp)
-            os.replace(tmp, self.path)
-            _fsync_path(self.path.parent)
-        finally:
-            tmp.unlink(missing_ok=True)
+        need = self.target.stat().st_size + grow
+        with fsio.replacing(self.target, need=need, copy_original=True) as tmp:
+            try:
+                with h5py.File(tmp, "r+") as f:
+                    yield f
+                    f.flush()
+            except OSError as e:
+                raise _write_error(self.target, e, need) from None
+            _verify(tmp, self.target, need)
 
     def create_run(self, config: dict[str, Any], name: str) -> str:
-        with self.transaction() as f:
+        with self.transaction(grow=len(json.dumps(config)) + 4096) as f:
             runs = f["runs"]
             n = 1 + max((int(k[1:]) for k in runs if k[1:].isdigit()), default=0)
             run_id = f"r{n:03d}"
@@ -388,36 +416,34 @@ class Project:
 
     def write_live(self, run_id: str, *, status: str, message: str, curves: dict[str, list[dict]],
                    checkpoint: dict[str, Any] | None, epochs_done: int = 0, final: dict | None = None) -> None:
-        """Rewrite this run's live file whole (write-then-rename)."""
+        """Rewrite this run's live file whole (write-then-rename, checked before the rename)."""
         self._require_lock()
         with self._read() as f:
-            base = dict(f["runs"][run_id].attrs)
+            base = {k: attr_text(_run_of(f, run_id).attrs, k) for k in ("name", "started", "ended", "config")}
         self.live_dir.mkdir(exist_ok=True)
         dst = self._live_path(run_id)
-        tmp = dst.with_suffix(".tmp")
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update(base)
-            f.attrs.update(status=status, message=message, epochs_done=epochs_done,
-                           final=json.dumps(final or {}, sort_keys=True))
-            for kind, rows in curves.items():
-                _write_curves(f.create_group(f"curves/{kind}"), rows)
-            if checkpoint is not None:
-                write_tree(f.create_group("checkpoint"), checkpoint)
-        _fsync_path(tmp)
-        os.replace(tmp, dst)
+        need = _tree_nbytes(checkpoint) + sum(len(r) for r in curves.values()) * 400 + 65536
+        with fsio.replacing(dst, need=need) as tmp:
+            try:
+                with h5py.File(tmp, "w") as f:
+                    f.attrs.update(base)
+                    f.attrs.update(status=status, message=message, epochs_done=epochs_done,
+                                   final=json.dumps(final or {}, sort_keys=True))
+                    for kind, rows in curves.items():
+                        write_curves(f.create_group(f"curves/{kind}"), rows)
+                    if checkpoint is not None:
+                        write_tree(f.create_group("checkpoint"), checkpoint)
+            except OSError as e:
+                raise _write_error(dst, e, need) from None
+            _verify(tmp, dst, need, live=True)
 
     def merge_live(self, run_id: str, status: str, message: str = "") -> None:
         """Fold a run's live file into the project and mark its final status."""
         assert status in STATUSES
         live = self._live_path(run_id)
-        src = None
-        if live.exists():
-            try:
-                src = h5py.File(live, "r")
-            except OSError:
-                src = None  # cannot happen with write-then-rename; keep the project's copy
-        try:
-            with self.transaction() as f:
+        with self._live(run_id) as src:
+            grow = live.stat().st_size if src is not None else 0
+            with self.transaction(grow=grow) as f:
                 g = f["runs"][run_id]
                 if src is not None:
                     for key in ("curves", "checkpoint"):
@@ -425,44 +451,46 @@ class Project:
                             del g[key]
                         if key in src:
                             src.copy(src[key], g, name=key)
-                    g.attrs["epochs_done"] = int(src.attrs.get("epochs_done", 0))
-                    g.attrs["final"] = str(src.attrs.get("final", "{}"))
+                    g.attrs["epochs_done"] = attr_int(src.attrs, "epochs_done", 0, high=10**7)
+                    g.attrs["final"] = json.dumps(attr_json(src.attrs, "final", {}, dict), sort_keys=True)
                 g.attrs.update(status=status, message=message, ended=now_iso())
-        finally:
-            if src is not None:
-                src.close()
         live.unlink(missing_ok=True)
         try:
             self.live_dir.rmdir()  # only when no other run is live
         except OSError:
             pass
 
-    def reopen_run(self, run_id: str) -> tuple[dict[str, list[dict]], dict[str, Any] | None, int]:
-        """Mark an interrupted/failed run running again; return its curves (cut to
-        the last checkpoint), checkpoint and epochs done, and restart its live file."""
+    def resume_state(self, run_id: str, shape_of: ShapeCheck | None = None
+                     ) -> tuple[dict[str, list[dict]], dict[str, Any] | None, int]:
+        """What resuming an interrupted/failed run starts from, read without writing:
+        its curves (cut to the last checkpoint), checkpoint and epochs done."""
         info = self.run(run_id)
         if info.status == "finished":
             raise ProjectError(f"run {run_id!r} already finished; start a new run instead of resuming it")
         with self._read() as f:
-            g = f["runs"][run_id]
-            curves = {k: _rows(_read_curves(g.get(f"curves/{k}"))) for k in ("step", "epoch")}
-            ckpt = read_tree(g["checkpoint"]) if "checkpoint" in g else None
-            done = int(g.attrs.get("epochs_done", 0))
+            g = _run_of(f, run_id)
+            check_tree(g)
+            curves = {k: curve_rows(read_curves(g.get(f"curves/{k}"))) for k in ("step", "epoch")}
+            ckpt = read_tree(g["checkpoint"], "cpu", shape_of) if "checkpoint" in g else None
+            done = attr_int(g.attrs, "epochs_done", 0, high=10**7)
         curves["step"] = [r for r in curves["step"] if r.get("epoch", 0) < done]
         curves["epoch"] = [r for r in curves["epoch"] if r.get("epoch", 0) <= done]
+        return curves, ckpt, done
+
+    def reopen_run(self, run_id: str, curves: dict[str, list[dict]], ckpt: dict[str, Any] | None, done: int) -> None:
+        """Mark a run running again from :meth:`resume_state` and restart its live file."""
         with self.transaction() as f:
             f["runs"][run_id].attrs.update(status="running", message="", ended="")
         self.write_live(run_id, status="running", message="", curves=curves, checkpoint=ckpt, epochs_done=done)
-        return curves, ckpt, done
 
     # -- robustness tables -------------------------------------------------
     def add_eval_row(self, run_id: str, row: dict[str, Any], gallery: dict[str, np.ndarray] | None = None) -> None:
         """Append one robustness row (replacing a row with the same key) and its gallery."""
-        self.run(run_id)
-        with self.transaction() as f:
+        rows = self.eval_rows(run_id)  # refuses a damaged table before anything is written
+        rows = [r for r in rows if r.get("key") != row["key"]] + [row]
+        grow = sum(v.nbytes for v in (gallery or {}).values()) + 8192
+        with self.transaction(grow=grow) as f:
             g = f["runs"][run_id].require_group("robustness")
-            rows = json.loads(g.attrs.get("rows", "[]"))
-            rows = [r for r in rows if r.get("key") != row["key"]] + [row]
             g.attrs["rows"] = json.dumps(rows, sort_keys=True)
             if gallery is not None:
                 gal = g.require_group("gallery")
@@ -474,37 +502,61 @@ class Project:
                     sub.create_dataset(k, data=v, compression="gzip")
 
     def eval_rows(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's robustness rows; a damaged table raises its sentence."""
+        self.run(run_id)
         with self._read() as f:
-            g = f["runs"][run_id].get("robustness") if run_id in f["runs"] else None
-            return json.loads(g.attrs.get("rows", "[]")) if g is not None else []
+            g = hard_child(_run_of(f, run_id), "robustness", h5py.Group)
+            rows = attr_json(g.attrs, "rows", [], list) if g is not None else []
+        if not all(isinstance(r, dict) and isinstance(r.get("key"), str) for r in rows):
+            raise damaged(f"the robustness table of run {run_id!r}", "holds an entry that is not a row")
+        return rows
 
     def gallery(self, run_id: str, key: str) -> dict[str, np.ndarray]:
+        self.run(run_id)
         with self._read() as f:
-            gal = f["runs"][run_id].get("robustness/gallery/" + key.replace("/", "_"))
-            if gal is None:
+            run = _run_of(f, run_id)
+            name = key.replace("/", "_")
+            gal = run.get("robustness/gallery") if "robustness" in run else None
+            if gal is None or name not in gal:
                 raise ProjectError(f"run {run_id!r} has no gallery for {key!r}; attack it first")
-            return {k: gal[k][()] for k in gal}
+            check_tree(gal[name])
+            return {k: gal[name][k][()] for k in gal[name]}
 
     def delete_run(self, run_id: str) -> None:
-        self.run(run_id)
+        self._find(run_id)  # a damaged run can be deleted
         with self.transaction() as f:
             del f["runs"][run_id]
         self._live_path(run_id).unlink(missing_ok=True)
 
 
-def _fsync_path(p: Path) -> None:
-    fd = os.open(p, os.O_RDONLY)
+def _verify(tmp: Path, target: Path, need: int, live: bool = False) -> None:
+    """Re-open what was just written: HDF5 can swallow a failed write (full disk)
+    and leave a file that only fails when read, so it never replaces a good one."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        with h5py.File(tmp, "r") as f:
+            if live:
+                attr_text(f.attrs, "status")
+            else:
+                _runs_group(f)
+                attr_text(f.attrs, "format")
+    except (OSError, ProjectError) as e:
+        raise _write_error(target, e, need) from None
 
 
-def _read_small(p: Path) -> str:
+def _write_error(target: Path, e: BaseException, need: int) -> ProjectError:
+    if fsio.is_disk_full(e) or fsio.free_bytes(target.parent) < need + fsio.MARGIN:
+        return fsio.disk_full(target, need)
+    return ProjectError(f"writing {target} failed ({_short(e)}); the project keeps its previous content — "
+                        "check the disk and run the command again")
+
+
+def _lock_owner(lock_path: Path) -> str:
+    """Who holds the lock, from the lock file (never our own pid: that was a stale write)."""
     try:
-        return p.read_text()[:200]
+        text = lock_path.read_text()[:200]
     except OSError:
-        return ""
+        return "unknown"
+    return "unknown" if not text or text.startswith(f"pid {os.getpid()} ") else text
 
 
 def _short(e: BaseException) -> str:

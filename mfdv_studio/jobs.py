@@ -95,13 +95,14 @@ def attack_job(project_path: str, run_id: str, attacks: str, *, eps: float | Non
 
     def fn(ctx: JobContext) -> dict:
         project = Project.open(project_path)
-        dev = resolve_device(device)
-        cfg, ds, model = load_run(project, run_id, data_root=data_root, device=dev, limit_test=proto.n)
-        e = eps if eps is not None else default_eps(cfg)  # the data set's ε for every attack, as the CLI does
-        specs, suite_over = parse_attacks(attacks, eps=e, params=list(params), eot=proto.eot_samples)
-        return _store_rows(project, run_id, ctx, lambda on_row, on_progress, cancel: evaluate_request(
-            model, ds.test, specs, suite_over, proto, eps=e, device=dev, on_row=on_row, on_progress=on_progress,
-            cancel=cancel))
+        with project:  # a busy project is refused before the model and data are loaded
+            dev = resolve_device(device)
+            cfg, ds, model = load_run(project, run_id, data_root=data_root, device=dev, limit_test=proto.n)
+            e = eps if eps is not None else default_eps(cfg)  # the data set's ε for every attack, as the CLI does
+            specs, suite_over = parse_attacks(attacks, eps=e, params=list(params), eot=proto.eot_samples)
+            return _store_rows(project, run_id, ctx, lambda on_row, on_progress, cancel: evaluate_request(
+                model, ds.test, specs, suite_over, proto, eps=e, device=dev, on_row=on_row, on_progress=on_progress,
+                cancel=cancel))
 
     return Job("attack", f"Attack {run_id}: {attacks}", fn, {"run_id": run_id})
 
@@ -125,15 +126,16 @@ def sweep_job(project_path: str, run_id: str, kind: str, *, proto, eps: float | 
 
     def fn(ctx: JobContext) -> dict:
         project = Project.open(project_path)
-        dev = resolve_device(device)
-        cfg, ds, model = load_run(project, run_id, data_root=data_root, device=dev, limit_test=proto.n)
-        e = eps if eps is not None else default_eps(cfg)
+        with project:  # a busy project is refused before the model and data are loaded
+            dev = resolve_device(device)
+            cfg, ds, model = load_run(project, run_id, data_root=data_root, device=dev, limit_test=proto.n)
+            e = eps if eps is not None else default_eps(cfg)
 
-        def runner(on_row, on_progress, cancel):  # progress follows the whole sweep, point by point
-            return run_sweep(model, ds.test, proto, kind=kind, device=dev, eps=e, values=values,
-                             on_row=on_row, cancel=cancel, loss=loss, on_progress=on_progress)
+            def runner(on_row, on_progress, cancel):  # progress follows the whole sweep, point by point
+                return run_sweep(model, ds.test, proto, kind=kind, device=dev, eps=e, values=values,
+                                 on_row=on_row, cancel=cancel, loss=loss, on_progress=on_progress)
 
-        return _store_rows(project, run_id, ctx, runner)
+            return _store_rows(project, run_id, ctx, runner)
 
     return Job("sweep", f"{kind} sweep of {run_id}", fn, {"run_id": run_id})
 

@@ -22,3 +22,11 @@ def _no_dangling_threads():
     yield
     extra = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
     assert not extra, f"test left threads running: {extra}"
+
+
+@pytest.fixture(scope="session")
+def base(tmp_path_factory, data_root) -> Path:
+    """A real trained project to plant damage into: r001 resumable, r002 an intact copy."""
+    from planting import train_base
+
+    return train_base(tmp_path_factory.mktemp("base"), data_root)
