@@ -13,7 +13,7 @@ import torch
 
 from ..errors import ConfigError
 from .base import AttackSpec, capture_messages, check_int, check_range, register_attack
-from .eot import ExpectationModel
+from .eot import ExpectationModel, head_only_apgd
 
 
 @register_attack("autoattack", version="standard")
@@ -61,8 +61,6 @@ class AutoAttackSpec(AttackSpec):
 
     def _run(self, model, x, y, eot_samples):
         from pyautoattack import AutoAttack
-
-        from .adaptive import head_only_apgd  # adaptive builds on this module's Square
 
         with capture_messages(self.last_messages, ("auto-attack",)):
             aa = AutoAttack(model, device=x.device, eps=float(self.eps), norm=self.norm, seed=self.seed, version=self.version)

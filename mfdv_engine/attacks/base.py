@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..registry import Registry
 from ..validate import COUNT_MAX, finite_in, seed_in, whole_in
 
 NORMS = ("Linf", "L2", "L0")
@@ -200,7 +201,8 @@ def check_int(attack: str, name: str, value, low: int, high: int = COUNT_MAX) ->
 
 
 # -- registry ---------------------------------------------------------------
-_REGISTRY: dict[str, tuple[type[AttackSpec], dict]] = {}
+#: name -> (spec class, its default overrides); filled by the modules ``attacks/__init__`` imports
+ATTACKS: Registry[tuple[type[AttackSpec], dict]] = Registry("attack")
 
 
 def register_attack(name: str, **defaults) -> Callable[[type[AttackSpec]], type[AttackSpec]]:
@@ -210,29 +212,23 @@ def register_attack(name: str, **defaults) -> Callable[[type[AttackSpec]], type[
     """
 
     def deco(cls: type[AttackSpec]) -> type[AttackSpec]:
-        if name in _REGISTRY:
-            raise ValueError(f"attack {name!r} is registered twice")
         fields = {f.name for f in dataclasses.fields(cls)}
         bad = set(defaults) - fields
         if bad:
             raise ValueError(f"attack {name!r}: unknown default(s) {sorted(bad)}")
-        _REGISTRY[name] = (cls, dict(defaults))
+        ATTACKS.add(name, (cls, dict(defaults)))
         return cls
 
     return deco
 
 
 def list_attacks() -> list[str]:
-    _ensure_loaded()
-    return sorted(_REGISTRY)
+    return ATTACKS.names()
 
 
 def make_attack(name: str, **overrides) -> AttackSpec:
     """Build the registered attack ``name`` with ``overrides`` applied (validated)."""
-    _ensure_loaded()
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown attack {name!r}; choose one of {', '.join(sorted(_REGISTRY))}")
-    cls, defaults = _REGISTRY[name]
+    cls, defaults = ATTACKS.get(name)
     allowed = sorted(f.name for f in dataclasses.fields(cls) if f.name not in cls._NOT_PARAMS and f.name != "name")
     bad = sorted(set(overrides) - set(allowed))
     if bad:
@@ -241,7 +237,3 @@ def make_attack(name: str, **overrides) -> AttackSpec:
         )
     kwargs = {**defaults, **overrides, "name": name}
     return cls(**kwargs)
-
-
-def _ensure_loaded() -> None:
-    from . import adaptive, autoattack, standard  # noqa: F401  (register the built-in attacks)

@@ -9,6 +9,8 @@ EOT gradient at the cost of one trunk forward/backward. Models with
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -95,3 +97,45 @@ class ExpectationModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return mc_logprobs(self.model, x, self.samples)
+
+
+class EOTGradients:
+    """What pyautoattack's APGD calls instead of the model when ``is_tf_model``
+    is set: ``get_logits_loss_grad_*(x, y)`` returning (logits, per-example
+    loss, gradient). Here the loss is averaged over ``samples`` noise draws with
+    one trunk pass (the EOT gradient), so APGD runs with ``eot_iter = 1``.
+
+    ``judge`` picks the logits APGD uses to record successes: 'draw' (one noisy
+    draw, as AutoAttack's ``rand`` version sees the model) or 'mean' (the
+    MC-averaged prediction of the same draws). ``margin`` is the loss behind
+    APGD's 'dlr' slot: 'dlr' itself or the C&W margin 'cw'."""
+
+    def __init__(self, model: nn.Module, samples: int, *, judge: str = "draw", margin: str = "dlr") -> None:
+        self.model, self.samples, self.judge, self.margin = model, samples, judge, margin
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():  # one draw is all the 'draw' judge looks at
+            return self._judged(draw_logits(self.model, x, 1 if self.judge == "draw" else self.samples))
+
+    def get_logits_loss_grad_xent(self, x, y):
+        return self._terms(x, y, "ce")
+
+    def get_logits_loss_grad_dlr(self, x, y):
+        return self._terms(x, y, self.margin)
+
+    def _terms(self, x, y, loss):
+        # the C&W margin unclamped (κ = ∞), as PGD's: clamped at 0 it stops pulling once every draw is fooled
+        z, per, grad = eot_terms(self.model, x, y, self.samples, loss, kappa=math.inf)
+        return self._judged(z), per, grad
+
+    def _judged(self, z: torch.Tensor) -> torch.Tensor:
+        if self.judge == "draw":
+            return z[-1]
+        return torch.logsumexp(torch.log_softmax(z.float(), -1), 0)  # log-mean-softmax up to a constant
+
+
+def head_only_apgd(apgd, model: nn.Module, samples: int, *, judge: str = "draw", margin: str = "dlr") -> None:
+    """Point a pyautoattack APGD object at head-only EOT gradients over ``samples`` draws."""
+    apgd.model = EOTGradients(model, samples, judge=judge, margin=margin)
+    apgd.is_tf_model = True
+    apgd.eot_iter = 1

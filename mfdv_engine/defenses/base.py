@@ -13,6 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..errors import ConfigError
+from ..registry import Registry
 
 
 @dataclass
@@ -77,22 +78,18 @@ class Defense:
         """Called after every optimiser step (projections, clamps)."""
 
 
-_REGISTRY: dict[str, Defense] = {}
+#: one instance per defense, filled by the modules ``defenses/__init__`` imports
+DEFENSES: Registry[Defense] = Registry("defense")
 
 
 def register_defense(cls: type[Defense]) -> type[Defense]:
-    if cls.name in _REGISTRY:
-        raise RuntimeError(f"defense {cls.name!r} registered twice")
-    _REGISTRY[cls.name] = cls()
+    DEFENSES.add(cls.name, cls())
     return cls
 
 
 def get_defense(name: str) -> Defense:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown defense {name!r}; choose one of: {', '.join(list_defenses())}") from None
+    return DEFENSES.get(name)
 
 
 def list_defenses() -> list[str]:
-    return sorted(_REGISTRY)
+    return DEFENSES.names()

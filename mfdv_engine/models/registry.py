@@ -7,6 +7,7 @@ from typing import Callable
 from torch import nn
 
 from ..errors import ConfigError
+from ..registry import Registry
 from .base import Placement, TrunkHeadModel, build_trunk_head
 
 
@@ -27,28 +28,20 @@ class ModelEntry:
     default_input_size: int = 32
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
+#: backbones by name, filled by the modules ``models/__init__`` imports
+MODELS: Registry[ModelEntry] = Registry("model")
 
 
 def register_model(name: str, description: str, default_input_size: int = 32):
-    def deco(fn: Callable[..., BackboneParts]) -> Callable[..., BackboneParts]:
-        if name in _REGISTRY:
-            raise RuntimeError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelEntry(name, fn, description, default_input_size)
-        return fn
-
-    return deco
+    return MODELS.decorator(name, lambda fn: ModelEntry(name, fn, description, default_input_size))
 
 
 def list_models() -> list[str]:
-    return sorted(_REGISTRY)
+    return MODELS.names()
 
 
 def model_entry(name: str) -> ModelEntry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}") from None
+    return MODELS.get(name)
 
 
 def create_model(
