@@ -16,7 +16,7 @@ from mfdv_engine.data import (
     load_dataset,
 )
 from mfdv_engine.data.base import random_crop
-from mfdv_engine.data.sources import demo_path
+from mfdv_engine.data.mnist import demo_path
 from mfdv_engine.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]

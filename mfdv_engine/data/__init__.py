@@ -2,8 +2,16 @@
 from __future__ import annotations
 
 from .base import AUGMENTATIONS, Dataset, Split, augment_batch, iterate_batches
-from .registry import dataset_entry, default_data_root, list_datasets, load_dataset, register_dataset
-from . import sources as _sources  # noqa: F401  (registers the built-in data sets)
+from .registry import (
+    dataset_entry,
+    default_data_root,
+    describe_datasets,
+    list_datasets,
+    load_dataset,
+    register_dataset,
+)
+
+from . import cifar, folders, imagenet, mnist, svhn, toy  # noqa: E402,F401  (register the built-in loaders)
 
 __all__ = [
     "AUGMENTATIONS",
@@ -12,6 +20,7 @@ __all__ = [
     "augment_batch",
     "dataset_entry",
     "default_data_root",
+    "describe_datasets",
     "iterate_batches",
     "list_datasets",
     "load_dataset",

@@ -60,9 +60,10 @@ class Dataset:
     ``mean``/``std`` are per-channel statistics of inputs in ``[0, 1]`` (``None``
     for 2-D toy data, whose ``x`` is ``float32`` ``(N, 2)`` with
     ``in_channels=2`` and ``input_size=1``). ``augment`` is the training
-    augmentation this data set is normally used with: ``"none"``, ``"crop"``
-    (random crop with 4-pixel zero padding) or ``"crop-flip"`` (that plus a
-    horizontal flip with probability 0.5).
+    augmentation: ``"none"``, ``"crop"`` (random crop with 4-pixel zero
+    padding) or ``"crop-flip"`` (that plus a horizontal flip with probability
+    0.5); :func:`~.registry.load_dataset` sets it from ``data.augment`` or the
+    registry entry's default.
     """
 
     name: str
@@ -83,6 +84,17 @@ class Dataset:
         """A new data set with both splits on ``device``."""
         return replace(self, train=self.train.to(device), test=self.test.to(device))
 
+    def with_augment(self, kind: str) -> "Dataset":
+        """This data set trained with augmentation ``kind`` (``"auto"`` keeps its own), so a run's
+        ``data.augment`` wins over the data set's default; refused for data that are not images."""
+        if kind == "auto" or kind == self.augment:
+            return self
+        check_augment(kind)
+        if kind != "none" and self.train.x.dim() != 4:
+            raise ConfigError(f"data.augment={kind} needs images, but data set {self.name!r} holds "
+                              f"{self.train.x.dim() - 1}-D points; set data.augment=none or auto")
+        return replace(self, augment=kind)
+
     def limit(self, train: int | None = None, test: int | None = None) -> "Dataset":
         """A new data set keeping the first ``train``/``test`` examples (``None`` keeps all)."""
         return replace(
@@ -93,6 +105,7 @@ class Dataset:
 
 
 def check_augment(kind: str) -> str:
+    """``kind`` if it is one of :data:`AUGMENTATIONS`, else one ConfigError listing them."""
     if kind not in AUGMENTATIONS:
         raise ConfigError(f"unknown augmentation {kind!r}; choose one of: {', '.join(AUGMENTATIONS)}")
     return kind
