@@ -21,15 +21,23 @@ LIMIT_MAX = 100_000_000
 
 @dataclass
 class DataConfig:
+    """Which data set, how much of it, and how to augment it in training.
+
+    ``augment``: ``none``, ``crop``, ``crop-flip`` or ``auto`` (the data set's
+    own default, shown by ``mfdv datasets``); configs written before the key
+    existed load as ``auto``, and ``auto`` is left out of :meth:`RunConfig.to_dict`."""
+
     name: str = "mnist"
     limit_train: int | None = None
     limit_test: int | None = None
     download: bool = False
+    augment: str = "auto"
 
     def validate(self) -> None:
-        from .data.registry import dataset_entry
+        from .data.registry import check_augment_setting, dataset_entry
 
         dataset_entry(self.name)
+        check_augment_setting(self.augment)
         for key in ("limit_train", "limit_test"):
             if getattr(self, key) is not None:
                 whole_in(f"data.{key}", getattr(self, key), 1, LIMIT_MAX)
@@ -39,10 +47,19 @@ class DataConfig:
 class ModelConfig:
     name: str = "lenet"
     stochastic: str = "linear1"
+    #: only for ``name = "imported"`` (a network this tool did not train, see
+    #: :mod:`mfdv_engine.byom`): {"file", "entry", "sha256", "stochastic", "weights"}
+    source: dict[str, Any] | None = None
 
     def validate(self) -> None:
+        from .modelfile import IMPORTED, check_source
         from .models import Placement, model_entry
 
+        if self.name == IMPORTED or self.source is not None:
+            if self.name != IMPORTED:
+                raise ConfigError(f"model.source is only for imported models, not for model {self.name!r}")
+            check_source(self.source, self.stochastic)
+            return
         model_entry(self.name)
         Placement.parse(self.stochastic)
 
@@ -123,7 +140,12 @@ class RunConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["model"]["source"] is None:  # a trained run's config stays as it always was
+            del d["model"]["source"]
+        if d["data"]["augment"] == "auto":  # likewise: stored configs (and run reuse by config) as before the key
+            del d["data"]["augment"]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -141,7 +163,7 @@ class RunConfig:
 
     def with_overrides(self, assignments: list[str]) -> "RunConfig":
         """Apply ``key=value`` edits (``train.epochs=3``, ``defense.lambda1=0.1``, ``defense=none``)."""
-        d = self.to_dict()
+        d = asdict(self)  # every key, so settings left out of to_dict (data.augment=auto) can be set
         for item in assignments:
             if "=" not in item:
                 raise ConfigError(f"--set expects key=value, got {item!r}")
@@ -233,10 +255,12 @@ def presets_dir() -> Path:
 
 
 def list_presets() -> list[str]:
+    """Names of the shipped presets (``resources/presets/*.json``)."""
     return sorted(p.stem for p in presets_dir().glob("*.json"))
 
 
 def load_preset(name: str) -> RunConfig:
+    """A shipped preset as a :class:`RunConfig` (edit it, then train it)."""
     path = presets_dir() / f"{name}.json"
     if not path.is_file():
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")

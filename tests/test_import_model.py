@@ -1,0 +1,256 @@
+"""Models this tool did not train: `mfdv import`, attacks on imported runs, `evaluate()`.
+
+The network lives in a file the test writes (not in the registry), is trained
+here for a few hundred steps on real MNIST digits, and is saved as a plain
+state_dict. The model file is Python: a project may name it, but only a file
+this machine imported itself (same path, same bytes) is ever run again.
+"""
+import csv
+import json
+import textwrap
+
+import pytest
+import torch
+
+from mfdv_engine.cli import main
+from mfdv_engine.errors import ConfigError
+
+NET = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self, num_classes=10, noise=0.0):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 8, 5, stride=2)
+            self.conv2 = nn.Conv2d(8, 16, 5, stride=2)
+            self.fc = nn.Linear(16 * 4 * 4, num_classes)
+            self.noise = noise
+
+        def forward(self, x):
+            h = torch.relu(self.conv2(torch.relu(self.conv1(x)))).flatten(1)
+            if self.noise:
+                h = h + self.noise * torch.randn_like(h)
+            return self.fc(h)
+
+
+    def build(num_classes=10):
+        return Net(num_classes)
+
+
+    def build_noisy():
+        return Net(10, noise=0.3)
+''')
+
+
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path, monkeypatch):
+    """Every test's own trust list: the user's settings are never touched."""
+    d = tmp_path / "config"
+    monkeypatch.setenv("MFDV_CONFIG_DIR", str(d))
+    return d
+
+
+def _load_net_module(path):
+    ns = {}
+    exec(compile(path.read_text(), str(path), "exec"), ns)
+    return ns
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_root):
+    """my_net.py and weights w.pt of its CNN after 300 Adam steps on 4,000 real digits."""
+    from mfdv_engine.data import load_dataset
+
+    folder = tmp_path_factory.mktemp("byom")
+    src = folder / "my_net.py"
+    src.write_text(NET)
+    ns = _load_net_module(src)
+    ds = load_dataset("mnist", data_root, limit_train=4000, limit_test=1)
+    torch.manual_seed(0)
+    net = ns["build"]()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    x, y = ds.train.x.float() / 255, ds.train.y
+    for step in range(300):
+        idx = torch.randint(0, len(y), (64,))
+        loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.save(net.state_dict(), folder / "w.pt")
+    return folder, ns
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_sentence(capsys, *argv) -> str:
+    code, out, err = run(capsys, *argv)
+    lines = [ln for ln in err.strip().splitlines() if "%|" not in ln]  # (an empty progress bar is not a sentence)
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("mfdv: error:") and "Traceback" not in err, err
+    return lines[0]
+
+
+def _import(capsys, p, folder, data_root, entry="build", *extra):
+    code, out, err = run(capsys, "import", "--project", p, "--model-file", f"{folder / 'my_net.py'}:{entry}",
+                         "--weights", folder / "w.pt", "--data-root", data_root, "--limit", 500, "--device", "cpu",
+                         *extra)
+    assert code == 0, err
+    return out.split()[1].rstrip(":")
+
+
+def test_import_attack_and_export_end_to_end(trained, tmp_path, data_root, capsys):
+    folder, _ = trained
+    p = tmp_path / "p.mfdv.h5"
+    det = _import(capsys, p, folder, data_root)
+    noisy = _import(capsys, p, folder, data_root, "build_noisy", "--name", "noisy")
+    code, out, _ = run(capsys, "runs", "--project", p, "--json")
+    infos = {i["run_id"]: i for i in json.loads(out)}
+    for rid, stochastic in ((det, False), (noisy, True)):
+        info = infos[rid]
+        assert info["status"] == "finished" and info["final"]["clean_acc"] > 0.5, info
+        model = info["config"]["model"]
+        assert model["name"] == "imported" and info["config"]["defense"]["name"] == "none"
+        assert model["source"]["file"] == str(folder / "my_net.py") and len(model["source"]["sha256"]) == 64
+        assert model["source"]["stochastic"] is stochastic
+    assert infos[noisy]["final"]["clean_acc_short"] == "MC-15, n=500"
+    assert infos[det]["final"]["clean_acc_short"] == "single pass, n=500"
+
+    common = ["--attacks", "fgsm,pgd10", "--limit", 32, "--mc", 3, "--eot", 2, "--reeval", 2,
+              "--data-root", data_root, "--device", "cpu", "--json"]
+    code, out, err = run(capsys, "attack", "--project", p, "--run", det, *common)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [(r["attack"], r["gradient"]) for r in rows] == [("fgsm", "single pass (deterministic)"),
+                                                            ("pgd10", "single pass (deterministic)")]
+    assert all(r["eps"] == pytest.approx(0.3) and r["protocol"] and r["n"] == 32 for r in rows)
+    code, out, err = run(capsys, "attack", "--project", p, "--run", noisy, *common)
+    assert code == 0, err
+    grads = {(r["attack"], r["gradient"]) for r in json.loads(out)}
+    assert {("pgd10", "single-sample"), ("pgd10", "EOT-2"), ("fgsm", "single-sample"), ("fgsm", "EOT-2")} <= grads
+
+    csv_path = tmp_path / "t.csv"
+    assert run(capsys, "export", "--project", p, "--csv", csv_path)[0] == 0
+    with open(csv_path) as f:
+        table = list(csv.DictReader(f))
+    assert {t["run_id"] for t in table} == {det, noisy} and len(table) == 6
+    assert all(t["model"] == "imported" and t["mc_samples"] and t["gradient"] for t in table)
+
+
+def test_evaluate_in_python_detects_noise_and_keeps_the_protocol(trained, data_root):
+    from mfdv_engine.byom import evaluate
+    from mfdv_engine.evaluation import Protocol
+
+    folder, ns = trained
+    proto = Protocol(n=64, mc_samples=3, eot_samples=2, reeval=2)
+    net = ns["build"]()
+    net.load_state_dict(torch.load(folder / "w.pt", weights_only=True))
+    rows = evaluate(net.eval(), "mnist", data_root=data_root, attacks="fgsm", protocol=proto)
+    assert len(rows) == 1 and rows[0].gradient == "single pass (deterministic)" and rows[0].eps == pytest.approx(0.3)
+    assert rows[0].clean_acc > 0.5 and "n=64" in rows[0].protocol_line() and rows[0].robust_acc < rows[0].clean_acc
+
+    noisy = ns["build_noisy"]()
+    noisy.load_state_dict(net.state_dict())
+    rows = evaluate(noisy.eval(), "mnist", data_root=data_root, attacks="fgsm", protocol=proto, eps="0.1")
+    assert [r.gradient for r in rows] == ["single-sample", "EOT-2"]
+    assert rows[1].mc_samples == 3 and "MC-3" in rows[1].protocol_line()
+    rows = evaluate(noisy, "mnist", data_root=data_root, attacks="fgsm", protocol=proto, stochastic=False)
+    assert [r.gradient for r in rows] == ["single pass (deterministic)"]  # the user's word wins
+    for attacks in ("transfer-sigma0", "adaptive"):  # no σ = 0 surrogate of opaque noise; the suite says so first
+        with pytest.raises(ConfigError, match="cannot be switched off"):
+            evaluate(noisy, "mnist", data_root=data_root, attacks=attacks, protocol=proto)
+    with pytest.raises(ConfigError, match="must return logits"):
+        evaluate(torch.nn.Flatten(), "mnist", data_root=data_root, attacks="fgsm", protocol=proto)
+
+
+class _Evil:
+    """Unpickling this would call open(marker, "w"): code execution, visible as a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_weights_that_need_pickle_are_refused_without_running_them(trained, tmp_path, data_root, capsys):
+    folder, _ = trained
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.pt"
+    state = torch.load(folder / "w.pt", weights_only=True)
+    torch.save({"model": state, "payload": _Evil(marker)}, evil)
+    p = tmp_path / "p.mfdv.h5"
+    line = one_sentence(capsys, "import", "--project", p, "--model-file", f"{folder / 'my_net.py'}:build",
+                        "--weights", evil, "--data-root", data_root)
+    assert "only pickle can rebuild" in line and "state_dict" in line, line
+    assert not marker.exists() and not p.exists()
+
+
+def test_bad_import_input_is_one_sentence(trained, tmp_path, data_root, capsys):
+    folder, ns = trained
+    p = tmp_path / "p.mfdv.h5"
+    base = ["import", "--project", p, "--data-root", data_root]
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"fc.weight": torch.zeros(3, 3)}, wrong)
+    assert "do not fit the model" in one_sentence(capsys, *base, "--model-file", f"{folder / 'my_net.py'}:build",
+                                                  "--weights", wrong)
+    assert "no function 'nope'" in one_sentence(capsys, *base, "--model-file", f"{folder / 'my_net.py'}:nope",
+                                                "--weights", folder / "w.pt")
+    assert "does not exist" in one_sentence(capsys, *base, "--model-file", tmp_path / "missing.py:build",
+                                            "--weights", folder / "w.pt")
+    try:
+        import safetensors  # noqa: F401
+    except ImportError:
+        st = tmp_path / "w.safetensors"
+        st.write_bytes(b"\0" * 16)
+        assert "pip install safetensors" in one_sentence(capsys, *base, "--model-file", f"{folder / 'my_net.py'}:build",
+                                                         "--weights", st)
+    assert not p.exists()
+
+
+def test_a_model_file_this_machine_did_not_import_is_never_run(trained, tmp_path, data_root, capsys, monkeypatch):
+    folder, _ = trained
+    marker = tmp_path / "RAN"
+    src = tmp_path / "their_net.py"
+    src.write_text(NET + f"\nopen({str(marker)!r}, 'w').close()\n")  # running the file leaves a mark
+    (tmp_path / "w.pt").write_bytes((folder / "w.pt").read_bytes())
+    p = tmp_path / "p.mfdv.h5"
+    code, out, err = run(capsys, "import", "--project", p, "--model-file", f"{src}:build", "--weights",
+                         tmp_path / "w.pt", "--data-root", data_root, "--limit", 64, "--device", "cpu")
+    assert code == 0 and marker.exists(), err  # the user named it: it ran
+    attack = ["attack", "--project", p, "--run", "r001", "--attacks", "fgsm", "--limit", 8,
+              "--data-root", data_root, "--device", "cpu"]
+
+    marker.unlink()
+    monkeypatch.setenv("MFDV_CONFIG_DIR", str(tmp_path / "another-machine"))
+    before = p.read_bytes()
+    line = one_sentence(capsys, *attack)
+    assert "run r001 was imported from their_net.py, which this machine has not imported" in line, line
+    assert not marker.exists() and p.read_bytes() == before
+
+    monkeypatch.setenv("MFDV_CONFIG_DIR", str(tmp_path / "config"))  # the machine that imported it ...
+    src.write_text(src.read_text() + "# changed\n")  # ... but the file changed since
+    assert "or which changed since" in one_sentence(capsys, *attack)
+    assert not marker.exists() and p.read_bytes() == before
+
+
+def test_imported_config_is_validated_and_trained_configs_keep_their_shape():
+    from mfdv_engine.config import RunConfig
+
+    assert "source" not in RunConfig().to_dict()["model"]  # a trained run's stored config is unchanged
+    good = {"file": "/abs/my_net.py", "entry": "build", "sha256": "a" * 64, "stochastic": False, "weights": "w.pt"}
+    cfg = RunConfig.from_dict({"model": {"name": "imported", "stochastic": "none", "source": good},
+                               "defense": {"name": "none"}}).validate()
+    assert RunConfig.from_dict(cfg.to_dict()).model.source == good
+    for bad, words in (({**good, "sha256": "xyz"}, "sha256"), ({**good, "file": "rel.py"}, "absolute"),
+                       ({**good, "code": "print()"}, "exactly the keys"), (None, "exactly the keys")):
+        with pytest.raises(ConfigError, match=words):
+            RunConfig.from_dict({"model": {"name": "imported", "stochastic": "none", "source": bad},
+                                 "defense": {"name": "none"}}).validate()
+    with pytest.raises(ConfigError, match="only for imported"):
+        RunConfig.from_dict({"model": {"name": "lenet", "source": good}}).validate()
