@@ -30,8 +30,8 @@ import torch  # noqa: E402
 from mfdv_engine.attacks import make_attack  # noqa: E402
 from mfdv_engine.models import create_model  # noqa: E402
 from mfdv_engine.stochastic import mc_predict  # noqa: E402
-from mfdv_engine.suite import SuiteSpec  # noqa: E402
-from mfdv_engine.training import describe_device  # noqa: E402
+from mfdv_engine.evaluation.suite import SuiteSpec  # noqa: E402
+from mfdv_engine.devices import describe_device  # noqa: E402
 
 
 def _timer(device: torch.device):

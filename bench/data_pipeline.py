@@ -34,7 +34,7 @@ from torchvision import transforms  # noqa: E402
 from torchvision.datasets import VisionDataset  # noqa: E402
 
 from mfdv_engine.data import Split, iterate_batches  # noqa: E402
-from mfdv_engine.training import describe_device  # noqa: E402
+from mfdv_engine.devices import describe_device  # noqa: E402
 
 
 class PilImages(VisionDataset):

@@ -19,7 +19,7 @@ import torchattacks  # noqa: E402
 
 from mfdv_engine.attacks import make_attack  # noqa: E402
 from mfdv_engine.models import create_model  # noqa: E402
-from mfdv_engine.training import describe_device  # noqa: E402
+from mfdv_engine.devices import describe_device  # noqa: E402
 
 
 def main() -> None:

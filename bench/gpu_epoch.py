@@ -47,8 +47,9 @@ def main() -> None:
 
     from mfdv_engine.config import load_preset
     from mfdv_engine.data import Dataset, Split, load_dataset
-    from mfdv_engine.data.sources import CIFAR10_MEAN, CIFAR10_STD
-    from mfdv_engine.training import Trainer, describe_device
+    from mfdv_engine.data.cifar import CIFAR10_MEAN, CIFAR10_STD
+    from mfdv_engine.devices import describe_device
+    from mfdv_engine.training import Trainer
 
     dev = torch.device("cuda")
     if args.data_root:

@@ -24,7 +24,7 @@ import torch  # noqa: E402
 
 from mfdv_engine.models import create_model  # noqa: E402
 from mfdv_engine.stochastic import mc_predict  # noqa: E402
-from mfdv_engine.training import describe_device  # noqa: E402
+from mfdv_engine.devices import describe_device  # noqa: E402
 
 MODELS = (("lenet", 1, 28), ("resnet20", 3, 32), ("resnet18", 3, 32))
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from mfdv_engine.config import load_preset
-from mfdv_engine.timing import time_defenses
+from mfdv_engine.training.timing import time_defenses
 
 
 def _log(d: str, r: int, t: float) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .errors import ConfigError
+
 #: family → (default Linf ε, C&W learning rate). MNIST-like: 1 channel, 28×28.
 #: C&W: the paper's lr 5e-4 cannot move MNIST's saturated pixels within 1,000
 #: steps (a plain LeNet stays 89.5 % "robust"); 0.01 fools every plain example.
@@ -40,3 +42,21 @@ def default_eps_for(dataset: str) -> float:
 
 def cw_lr(shape: Sequence[int]) -> float:
     return DEFAULTS[family(shape)]["cw_lr"]
+
+
+#: the rule as users read it, wherever ε is asked (CLI help, the studio's attack wizard)
+EPS_RULE = "default: the data set's — 0.3 for MNIST-like data (1 channel, 28×28), 8/255 for CIFAR-like"
+
+
+def parse_eps(text: str | None, name: str = "--eps") -> float | None:
+    """ε as typed by a user (``0.3``, ``8/255``); None for empty (the data set's default)."""
+    from .config import parse_value
+
+    if text is None or not str(text).strip():
+        return None
+    v = parse_value(str(text))
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{name} must be a number or a fraction such as 8/255, got {text!r}")
+    if not 0 <= v <= 1:
+        raise ConfigError(f"{name} {text} is outside [0, 1]; inputs are in [0, 1], so use e.g. 8/255 or 0.3")
+    return float(v)

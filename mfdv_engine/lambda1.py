@@ -18,11 +18,13 @@ from typing import Any
 
 from .attacks import make_attack
 from .errors import ConfigError, TrainingDiverged
-from .evaluation import Protocol, Row, gallery_arrays, load_run
+from .evaluation import Protocol, Row
+from .loading import load_run
+from .measure import store_row
 from .plots import Series, interval_plot_svg
 from .stochastic import is_stochastic
 from .store import Project
-from .suite import SuiteSpec, run_suite
+from .evaluation.suite import SuiteSpec, run_suite
 
 COLUMNS = ("PGD-10, paper protocol", "EOT PGD-10", "adaptive suite")
 
@@ -70,10 +72,10 @@ def study_configs(exp, scale: str, lambdas: list[float]) -> list[tuple[StudyRun,
 def train_or_diverge(project_path: Path, run: StudyRun, cfg, *, data_root, device, log) -> None:
     """A finished run (reused or trained), or the divergence message of one that
     stopped (also reused: a diverged config is not trained again)."""
-    from .reproduce import _same_config, ensure_run
+    from .experiments import ensure_run, same_config
 
     for info in Project.open(project_path, create=True).runs():
-        if _same_config(info.config, cfg.to_dict()) and info.status == "failed" and "training stopped" in info.message:
+        if same_config(info.config, cfg.to_dict()) and info.status == "failed" and "training stopped" in info.message:
             run.run_id, run.diverged = info.run_id, info.message
             log(f"{cfg.name}: diverged before ({info.message})")
             return
@@ -91,22 +93,22 @@ def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], pr
                        data_root, dev, log) -> None:
     """PGD-10 single-sample and EOT rows (reused when stored) and, for the scale's
     suite seeds, the adaptive suite."""
-    from .reproduce import _row
+    from .experiments import reuse_or_attack
 
     project = Project.open(project_path)
     _, ds, model = load_run(project, run.run_id, data_root=data_root, device=dev, limit_test=proto.n)
     spec = make_attack("pgd10", eps=eps)
-    run.cells[COLUMNS[0]] = _row(project_path, run.run_id, model, ds, spec, proto, 1, dev, log)
+    run.cells[COLUMNS[0]] = reuse_or_attack(project_path, run.run_id, model, ds, spec, proto, 1, dev, log)
     run.clean = run.cells[COLUMNS[0]]
     if run.lambda1 is not None:
-        run.cells[COLUMNS[1]] = _row(project_path, run.run_id, model, ds, spec, proto, proto.eot_samples, dev, log)
+        run.cells[COLUMNS[1]] = reuse_or_attack(project_path, run.run_id, model, ds, spec, proto, proto.eot_samples, dev, log)
     if run.seed in sc.get("suite_seeds", sc.get("seeds", [0])):
         run.cells[COLUMNS[2]] = _suite(project_path, run.run_id, model, ds, sc, proto, eps, dev, log)
 
 
 def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps: float, dev, log) -> Row:
     """The suite's row: reused when one with this protocol, these knobs and these members is stored."""
-    from .reproduce import stored_protocol
+    from .experiments import stored_protocol
 
     knobs = dict(sc.get("suite", {}))
     sproto = Protocol(**{**proto.__dict__, "n": int(knobs.pop("n", proto.n))}).validate()
@@ -123,9 +125,8 @@ def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps:
             return Row(**{k: v for k, v in d.items() if k != "key"})
 
     def store(row: Row, gallery) -> None:
-        row.run_id = run_id
-        with project:
-            project.add_eval_row(run_id, dict(row.to_dict(), key=row.key), gallery_arrays(gallery) if gallery else None)
+        with project.writing():
+            store_row(project, run_id, row, gallery)
 
     res = run_suite(model, ds.test, suite, sproto, device=dev, on_row=store)
     log(f"  {res.row.robust_acc:6.1%} [{res.row.ci_low:.1%}, {res.row.ci_high:.1%}]  {res.row.protocol_line()}")
@@ -174,16 +175,16 @@ def _series(runs: list[StudyRun]) -> list[Series]:
 
 
 def _pct(row: Row | None, clean: bool = False) -> str:
-    from .reproduce import _cell_str
+    from .experiments import cell_str
 
-    return "—" if row is None else _cell_str(row, clean)
+    return "—" if row is None else cell_str(row, clean)
 
 
 def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, argv: str, svg_name: str | None) -> str:
-    from .reproduce import _header
-    from .training import describe_device
+    from .experiments import report_header
+    from .devices import describe_device
 
-    lines = _header(exp, scale, argv, describe_device(dev))
+    lines = report_header(exp, scale, argv, describe_device(dev))
     lines += [f"Protocol: first n={proto.n} test examples (the suite: see its protocol column), prediction = Monte-Carlo "
               f"average of {proto.mc_samples} noise draws, only clean-correct examples attacked, success re-judged on "
               f"{proto.reeval} independent MC predictions, seed {proto.seed}. EOT = gradients averaged over "

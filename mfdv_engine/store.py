@@ -232,6 +232,17 @@ class Project:
             self._recover()
         return self
 
+    @contextmanager
+    def writing(self) -> Iterator["Project"]:
+        """Hold the lock for a block: taken if not held yet, and then released after it."""
+        took = self._lock_fd is None
+        self.acquire()
+        try:
+            yield self
+        finally:
+            if took:
+                self.release()
+
     def release(self) -> None:
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -521,6 +532,38 @@ class Project:
                 raise ProjectError(f"run {run_id!r} has no gallery for {key!r}; attack it first")
             check_tree(gal[name])
             return {k: gal[name][k][()] for k in gal[name]}
+
+    # -- other stored results (checklist, decision boundaries) -------------
+    def put_result(self, run_id: str, name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
+        """Store (replacing) one named result of a run: JSON ``meta`` plus numeric arrays."""
+        arrays = arrays or {}
+        grow = sum(np.asarray(v).nbytes for v in arrays.values()) + len(json.dumps(meta)) + 8192
+        self.run(run_id)
+        with self.transaction(grow=grow) as f:
+            g = f["runs"][run_id].require_group("results")
+            if name in g:
+                del g[name]
+            sub = g.create_group(name)
+            sub.attrs["meta"] = json.dumps(meta, sort_keys=True)
+            for k, v in arrays.items():
+                sub.create_dataset(k, data=np.asarray(v), compression="gzip")
+
+    def result_names(self, run_id: str) -> list[str]:
+        self.run(run_id)
+        with self._read() as f:
+            g = hard_child(_run_of(f, run_id), "results", h5py.Group)
+            return sorted(g) if g is not None else []
+
+    def result(self, run_id: str, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """A stored result's ``meta`` and arrays; ProjectError when the run has none by that name."""
+        self.run(run_id)
+        with self._read() as f:
+            g = hard_child(_run_of(f, run_id), "results", h5py.Group)
+            sub = hard_child(g, name, h5py.Group) if g is not None else None
+            if sub is None:
+                raise ProjectError(f"run {run_id!r} has no stored {name} result yet; compute it first")
+            check_tree(sub)
+            return attr_json(sub.attrs, "meta", {}, dict), {k: sub[k][()] for k in sub}
 
     def delete_run(self, run_id: str) -> None:
         self._find(run_id)  # a damaged run can be deleted

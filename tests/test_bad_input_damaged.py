@@ -108,7 +108,7 @@ def test_damaged_checkpoint(base, tmp_path, capsys, variant, data_root):
 
 @pytest.mark.parametrize("variant", sorted(ROWS))
 def test_damaged_rows_are_refused_before_the_attack_runs(base, tmp_path, capsys, variant, data_root, monkeypatch):
-    import mfdv_engine.suite as suite
+    import mfdv_engine.evaluation.suite as suite
 
     def never(*a, **k):
         raise AssertionError("the attack ran on a project whose table cannot be stored")

@@ -12,8 +12,8 @@ import torch
 from mfdv_engine.cli import _train_argv, build_parser
 from mfdv_engine.config import load_preset
 from mfdv_engine.data import Split, iterate_batches
-from mfdv_engine.distributed import DistContext, iterate_shard
-from mfdv_engine.runs import train_run
+from mfdv_engine.training.distributed import DistContext, iterate_shard
+from mfdv_engine.training.runs import train_run
 from mfdv_engine.store import Project
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,15 +4,16 @@ import pytest
 import torch
 
 from mfdv_engine.attacks import make_attack
-from mfdv_engine.boundaries import feature_pca, input_slice, probability_grid
-from mfdv_engine.checklist import run_checklist
+from mfdv_engine.evaluation.boundaries import feature_pca, input_slice, probability_grid
+from mfdv_engine.evaluation.checklist import run_checklist
 from mfdv_engine.config import load_preset
 from mfdv_engine.data import load_dataset
-from mfdv_engine.evaluation import Protocol, evaluate, evaluate_examples, load_run, parse_attack_list, wilson_ci
+from mfdv_engine.evaluation import Protocol, evaluate, evaluate_examples, parse_attack_list, wilson_ci
+from mfdv_engine.loading import load_run
 from mfdv_engine.errors import ConfigError
-from mfdv_engine.runs import train_run
+from mfdv_engine.training.runs import train_run
 from mfdv_engine.store import Project
-from mfdv_engine.sweeps import run_sweep
+from mfdv_engine.evaluation.sweeps import run_sweep
 from mfdv_engine.training import Trainer
 
 PROTOCOL_FIELDS = ("attack", "norm", "eps", "steps", "gradient", "eot_samples", "mc_samples", "n", "seed",

@@ -7,7 +7,7 @@ from mfdv_engine.cli import main
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.lambda1 import COLUMNS, parse_lambdas
 from mfdv_engine.plots import Series, interval_plot_svg
-from mfdv_engine.reproduce import Experiment
+from mfdv_engine.experiments import Experiment
 from mfdv_engine.store import Project
 
 

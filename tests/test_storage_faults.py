@@ -20,7 +20,7 @@ import mfdv_engine.fsio as fsio
 import mfdv_engine.store as store
 from mfdv_engine.config import load_preset
 from mfdv_engine.errors import StorageFull
-from mfdv_engine.runs import train_run
+from mfdv_engine.training.runs import train_run
 from mfdv_engine.store import Project
 from planting import run, sha
 
@@ -235,12 +235,12 @@ def test_a_reader_probe_never_fails_a_writer(tmp_path):
 
 
 def test_attack_on_a_busy_project_is_refused_before_loading(base, tmp_path, capsys, monkeypatch, data_root):
-    import mfdv_engine.evaluation as evaluation
+    import mfdv_engine.measure as measure
 
     p = tmp_path / "p.mfdv.h5"
     shutil.copyfile(base, p)
     monkeypatch.setattr(store, "LOCK_RETRY_S", 0.1)
-    monkeypatch.setattr(evaluation, "load_run", lambda *a, **k: pytest.fail("loaded the model of a busy project"))
+    monkeypatch.setattr(measure, "load_run", lambda *a, **k: pytest.fail("loaded the model of a busy project"))
     with Project.open(p):
         code, out, err = run(capsys, "attack", "--project", p, "--run", "r002", "--attacks", "fgsm",
                              "--data-root", data_root)

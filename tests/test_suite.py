@@ -10,12 +10,13 @@ from mfdv_engine.attacks import make_attack
 from mfdv_engine.attacks.adaptive import eot_margin_and_loss
 from mfdv_engine.config import load_preset
 from mfdv_engine.errors import ConfigError
-from mfdv_engine.evaluation import Protocol, evaluate_examples, load_run
-from mfdv_engine.runs import train_run
+from mfdv_engine.evaluation import Protocol, evaluate_examples
+from mfdv_engine.loading import load_run
+from mfdv_engine.training.runs import train_run
 from mfdv_engine.stochastic import noise_off
 from mfdv_engine.store import Project
 from mfdv_engine.evaluation import Outcome, Row
-from mfdv_engine.suite import CLEAN_WRONG, SURVIVED, SuiteSpec, combine, parse_attacks, run_suite
+from mfdv_engine.evaluation.suite import CLEAN_WRONG, SURVIVED, SuiteSpec, combine, parse_attacks, run_suite
 
 CPU = torch.device("cpu")
 SMALL = {"n_iter": 10, "restarts": 1, "square_queries": 100, "eot_samples": 4}

@@ -3,7 +3,7 @@ import pytest
 
 from mfdv_engine.config import load_preset
 from mfdv_engine.errors import ConfigError
-from mfdv_engine.timing import time_defenses
+from mfdv_engine.training.timing import time_defenses
 from mfdv_engine.training import Trainer
 
 DEFENSES = ["none", "mfdv", "pgd-at"]

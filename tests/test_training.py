@@ -6,7 +6,7 @@ import torch
 from mfdv_engine.config import load_preset
 from mfdv_engine.data import load_dataset
 from mfdv_engine.errors import TrainingDiverged
-from mfdv_engine.runs import train_run
+from mfdv_engine.training.runs import train_run
 from mfdv_engine.store import Project
 from mfdv_engine.training import Trainer, param_groups
 

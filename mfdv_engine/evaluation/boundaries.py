@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .stochastic import StochasticLayer, mc_predict, set_noise, stochastic_layers
+from ..stochastic import StochasticLayer, mc_predict, set_noise, stochastic_layers
 
 
 @dataclass
@@ -89,3 +89,43 @@ def feature_pca(model: torch.nn.Module, x: torch.Tensor, *, draws: int = 20) -> 
 
 def _device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def compute_boundaries(model: torch.nn.Module, ds, eps: float, *, n_points: int = 300, device: torch.device,
+                       on_progress=None, cancel=None) -> dict:
+    """Everything the boundary views draw, as plain arrays and scalars (stored as the run's
+    ``boundaries`` result): grids with noise on and off for 2-D data; for images the
+    input slice along an FGSM direction at ``eps`` and the feature PCA with its noise clouds."""
+    import numpy as np
+
+    from ..attacks import make_attack
+
+    progress = on_progress or (lambda what, frac: None)
+    x = ds.test.x[:n_points]
+    x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
+    y = ds.test.y[:n_points]
+    out: dict = {"labels": y.numpy(), "eps": float(eps), "classes": list(getattr(ds, "classes", []) or [])}
+    if x.dim() == 2 and x.shape[1] == 2:
+        progress("probability grid (noise on)", 0.2)
+        on = probability_grid(model, x.to(device), noise=True)
+        progress("probability grid (noise off)", 0.6)
+        off = probability_grid(model, x.to(device), noise=False)
+        out.update(kind="grid", xs=on.xs.numpy(), ys=on.ys.numpy(), on=on.values.numpy(), off=off.values.numpy(),
+                   points=x.numpy())
+        return out
+    progress("adversarial direction", 0.1)
+    x0, y0 = x[:1].to(device), y[:1].to(device)
+    adv = make_attack("fgsm", eps=eps).run(model, x0, y0)
+    progress("input slice", 0.3)
+    sl = input_slice(model, x0[0], int(y0[0]), (adv - x0)[0], extent=2 * eps * float(np.sqrt(x0[0].numel())))
+    out.update(kind="image", slice_pred=sl["pred"].numpy(), slice_p=sl["p_true"].numpy(),
+               coords=sl["coords"].numpy(), axes=list(sl["axes"]), true=int(y0[0]))
+    if cancel is not None and cancel.is_set():
+        return out
+    progress("feature PCA", 0.7)
+    try:
+        pca = feature_pca(model, x[:200].to(device))
+        out.update(pca_clean=pca["clean"].numpy(), pca_noisy=pca["noisy"].numpy(), pca_labels=y[:200].numpy())
+    except ValueError as e:
+        out["pca_error"] = str(e)
+    return out

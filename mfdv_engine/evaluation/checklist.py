@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
-from .attacks import make_attack, rng_isolated
-from .evaluation import Protocol, Row, evaluate_attack, _to_float
-from .stochastic import is_stochastic, mc_predict
-from .validate import sub_seed
+from ..attacks import make_attack, rng_isolated
+from .rows import Protocol, Row, evaluate_attack, _to_float
+from ..stochastic import is_stochastic, mc_predict
+from ..validate import sub_seed
 
 
 @dataclass
@@ -38,15 +38,22 @@ def _overlap_tol(a: Row, b: Row) -> float:
 
 
 def run_checklist(model: torch.nn.Module, split, proto: Protocol, *, device: torch.device, eps: float,
-                  random_draws: int = 20, square_queries: int = 1000) -> list[ChecklistItem]:
+                  random_draws: int = 20, square_queries: int = 1000, on_row=None) -> list[ChecklistItem]:
+    """The checklist's items; ``on_row(row, gallery)`` receives each attack row it measured."""
     proto.validate()
     stochastic = is_stochastic(model)
     eot = proto.eot_samples if stochastic else 1
 
+    def measured(spec, e: int) -> Row:
+        r, gallery = evaluate_attack(model, split, spec, proto, eot=e, device=device)
+        if on_row is not None:
+            on_row(r, gallery)
+        return r
+
     def row(name: str, **kw) -> Row:
         """The adaptive (EOT) version wherever the attack supports it."""
         spec = make_attack(name, **kw)
-        return evaluate_attack(model, split, spec, proto, eot=eot if spec.supports_eot else 1, device=device)[0]
+        return measured(spec, eot if spec.supports_eot else 1)
 
     fgsm = row("fgsm", eps=eps)
     pgd = row("pgd10", eps=eps)
@@ -81,7 +88,7 @@ def run_checklist(model: torch.nn.Module, split, proto: Protocol, *, device: tor
                                "; ".join(_fmt(r) for r in sweep), {f"eps={r.eps:.4g}": r.robust_acc for r in sweep}))
     # (6) EOT vs single-sample
     if stochastic:
-        single = evaluate_attack(model, split, make_attack("pgd10", eps=eps), proto, eot=1, device=device)[0]
+        single = measured(make_attack("pgd10", eps=eps), 1)
         gap = single.robust_acc - pgd.robust_acc
         ok = gap <= _overlap_tol(single, pgd)
         items.append(ChecklistItem(

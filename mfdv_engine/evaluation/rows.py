@@ -23,15 +23,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 import torch
 
-from .attacks import AttackSpec, make_attack, rng_isolated
-from .config import RunConfig
-from .data import Split
-from .errors import Cancelled, ConfigError, ProjectError
-from .stochastic import is_stochastic, mc_predict
-from .validate import BATCH_MAX, COUNT_MAX, MC_MAX, seed_in, sub_seed, whole_in
+from ..attacks import AttackSpec, make_attack, rng_isolated
+from ..data import Split
+from ..errors import Cancelled, ConfigError
+from ..stochastic import is_stochastic, mc_predict
+from ..validate import BATCH_MAX, COUNT_MAX, MC_MAX, seed_in, sub_seed, whole_in
 
 if TYPE_CHECKING:
-    from .distributed import DistContext
+    from ..training.distributed import DistContext
 
 Progress = Callable[[str, float], None]
 
@@ -70,6 +69,9 @@ class Protocol:
             whole_in(k, getattr(self, k), 1, high)
         seed_in("seed", self.seed)
         return self
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 @dataclass
@@ -342,53 +344,14 @@ def _with_adaptive_counterparts(attacks: list[AttackSpec], asked: set[str], stoc
             yield extra
 
 
-# ------------------------------------------------------------ run models
-
-def checked_run(project, run_id: str) -> RunConfig:
-    """The config of a run that can be attacked (it exists and has a finished epoch)."""
-    info = project.run(run_id)
-    if not project.has_checkpoint(run_id):
-        raise ProjectError(f"run {run_id!r} has no finished epoch (status {info.status}); train it before attacking it")
-    project.eval_rows(run_id)  # a damaged table is refused now, not after the attack has run
-    return RunConfig.from_dict(info.config)
-
-
-def load_run(project, run_id: str, *, data_root=None, device: torch.device, limit_test: int | None = None):
-    """Rebuild a run's model from its config and last checkpoint (eval mode) with its test data."""
-    from .data import load_dataset
-    from .defenses import get_defense
-
-    cfg = checked_run(project, run_id)
-    ds = load_dataset(cfg.data.name, data_root, limit_train=1, limit_test=limit_test)
-    defense = get_defense(cfg.defense.name)
-    model = defense.build_model(cfg.model, ds, defense.parse_params(cfg.defense.params))
-    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    state = project.load_checkpoint(run_id, map_location="cpu",  # shapes checked before anything is read
-                                    shape_of=lambda p: shapes.get(p[1]) if len(p) == 2 and p[0] == "model" else None)
-    load_model_state(model, state.get("model"), run_id)
-    return cfg, ds, model.to(device).eval()
-
-
-def load_model_state(model: torch.nn.Module, state: Any, run_id: str) -> None:
-    """The checkpoint's weights into ``model``; a checkpoint that does not fit is one sentence."""
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ProjectError(f"run {run_id!r}'s checkpoint holds no model weights; the project file is damaged")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
-        raise ProjectError(f"run {run_id!r}'s checkpoint does not fit its model ({first[:160]}); "
-                           "the project file is damaged") from None
-
-
 def parse_attack_list(text: str, *, eps: float | None, params: list[str] = (), eot: int | None = None) -> list[AttackSpec]:
     """``fgsm,pgd10,cw`` plus ``cw.kappa=1``-style overrides; ``eps`` applies to every
     ε-bounded attack (not to n-pixel attacks, whose budget is a pixel count);
     ``eot`` (the protocol's EOT samples, when the user gave them) governs every
     explicitly-EOT attack (eot-pgd) unless its own ``eot_samples`` says the same.
-    ``adaptive`` names the adaptive suite (see :mod:`mfdv_engine.suite`), which
+    ``adaptive`` names the adaptive suite (see :mod:`mfdv_engine.evaluation.suite`), which
     :func:`split_suite` takes out before this is called."""
-    from .config import parse_value
+    from ..config import parse_value
 
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:

@@ -31,11 +31,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .attacks import AttackSpec, make_attack
-from .attacks.base import check_int, check_range
-from .errors import ConfigError
-from .evaluation import Gallery, Outcome, Progress, Protocol, Row, evaluate_examples, wilson_ci
-from .stochastic import is_stochastic
+from ..attacks import AttackSpec, make_attack
+from ..attacks.base import check_int, check_range
+from ..errors import ConfigError
+from .rows import Gallery, Outcome, Progress, Protocol, Row, evaluate_examples, wilson_ci
+from ..stochastic import is_stochastic, noise_off
 
 SUITE = "adaptive"
 STOCHASTIC_MEMBERS = ("pgd10", "pgd100", "eot-apgd-ce", "eot-apgd-cw", "autoattack-rand", "eot-square",
@@ -179,7 +179,7 @@ def _suite_gallery(outs: list[Outcome], broken_by: np.ndarray) -> Gallery | None
 def split_suite(text: str, params: list[str]) -> tuple[str, list[str], dict[str, Any] | None]:
     """Take ``adaptive`` out of an ``--attacks`` list and its ``adaptive.KEY=VALUE``
     params out of ``--param``: (other attacks, other params, suite overrides or None)."""
-    from .config import parse_value
+    from ..config import parse_value
 
     names = [t.strip() for t in text.split(",") if t.strip()]
     rest_params = [p for p in params if not p.startswith(SUITE + ".")]
@@ -202,7 +202,7 @@ def parse_attacks(text: str, *, eps: float | None, params=(), eot: int | None = 
                   ) -> tuple[list[AttackSpec], dict[str, Any] | None]:
     """An attack request as the CLI and the studio spell it: (attacks, suite
     overrides or None when ``adaptive`` is not asked for); everything validated."""
-    from .evaluation import parse_attack_list
+    from .rows import parse_attack_list
 
     rest, rest_params, over = split_suite(text, list(params))
     if over is None:
@@ -221,14 +221,16 @@ def evaluate_request(model: torch.nn.Module, split, specs: list[AttackSpec], sui
                      cancel=None, dist=None) -> None:
     """The attacks' rows (single-sample and EOT where the model is stochastic), then
     the adaptive suite at ``eps`` with the protocol's EOT samples when asked for."""
-    from .evaluation import evaluate
+    from .rows import evaluate
 
     suite = None
     if suite_over is not None:  # every suite error before the first row is written
         if dist is not None:
             raise ConfigError("the adaptive suite runs in one process (it intersects per-example verdicts); drop --nproc")
         suite = SuiteSpec(**{"eps": eps, "eot_samples": proto.eot_samples, **suite_over})
-        suite.member_specs(is_stochastic(model))
+        if any(spec.name == "transfer-sigma0" for spec, _ in suite.member_specs(is_stochastic(model))):
+            with noise_off(model):  # noise that cannot be switched off (an imported model's own) refuses now
+                pass
     if specs:
         evaluate(model, split, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
                  dist=dist)

@@ -14,11 +14,11 @@ from typing import Callable, Sequence
 
 import torch
 
-from .attacks import make_attack
-from .attacks.eot import LOSSES
-from .errors import ConfigError
-from .evaluation import Protocol, Row, evaluate_attack
-from .stochastic import is_stochastic
+from ..attacks import make_attack
+from ..attacks.eot import LOSSES
+from ..errors import ConfigError
+from .rows import Protocol, Row, evaluate_attack
+from ..stochastic import is_stochastic
 
 UNBOUNDED = 1.0
 DEFAULT_EPS = tuple(k / 255 for k in (0, 1, 2, 4, 8, 16, 32, 64)) + (UNBOUNDED,)

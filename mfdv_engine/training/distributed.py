@@ -3,7 +3,7 @@
 Launch with ``mfdv train --nproc N ...`` (which re-executes itself through
 ``python -m torch.distributed.run --standalone --nproc_per_node=N``) or with
 ``torchrun`` directly. When ``WORLD_SIZE > 1`` is in the environment,
-:func:`mfdv_engine.runs.train_run`:
+:func:`mfdv_engine.training.runs.train_run`:
 
 * initialises the process group (``nccl`` on CUDA, ``gloo`` on the CPU), one
   GPU per process (``cuda:LOCAL_RANK``);
@@ -38,8 +38,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .data.base import Split, iterate_batches
-from .errors import ConfigError
+from ..data.base import Split, iterate_batches
+from ..errors import ConfigError
 
 
 def _env_int(name: str, default: int) -> int:

@@ -8,14 +8,15 @@ from typing import Any
 
 import torch
 
-from .config import RunConfig
-from .data import load_dataset
-from .errors import Cancelled, MfdvError, ProjectError, StorageFull
-from .stochastic import is_stochastic
-from .h5tree import ShapeCheck
-from .store import Project
-from .training import EpochResult, EventSink, Trainer, describe_device, resolve_device
-from .validate import sub_seed
+from ..config import RunConfig
+from ..data import load_dataset
+from ..errors import Cancelled, MfdvError, ProjectError, StorageFull
+from ..stochastic import is_stochastic
+from ..h5tree import ShapeCheck
+from ..store import Project
+from ..devices import describe_device, resolve_device
+from .trainer import EpochResult, EventSink, Trainer
+from ..validate import sub_seed
 
 
 @dataclass
@@ -56,7 +57,7 @@ def train_run(
     divergence leaves it *failed* with the reason, and re-raises.
 
     Inside a ``torchrun`` job (``WORLD_SIZE > 1``) every process calls this:
-    they train data-parallel (see :mod:`mfdv_engine.distributed`), only rank 0
+    they train data-parallel (see :mod:`mfdv_engine.training.distributed`), only rank 0
     opens and writes the project and emits events; the other ranks return a
     summary of the same run.
     """
@@ -88,7 +89,8 @@ def _train_run(project_path, config, *, resume, data_root, device, on_event, can
     project = Project.at(path)
     with project:  # the lock first: a second writer is refused before any data is loaded
         dataset = load_dataset(config.data.name, data_root, download=config.data.download,
-                               limit_train=config.data.limit_train, limit_test=config.data.limit_test)
+                               limit_train=config.data.limit_train, limit_test=config.data.limit_test,
+                               augment=config.data.augment)
         project.create()  # only now that config and data passed
         curves: dict[str, list[dict]] = {"step": [], "epoch": []}
 
@@ -168,7 +170,8 @@ def _worker_rank(config: RunConfig, data_root, cancel_event, dist) -> TrainSumma
         raise MfdvError(f"process {dist.rank}: rank 0 stopped before training: {start['error']}")
     run_id, ckpt = start["run_id"], start["checkpoint"]
     dataset = load_dataset(config.data.name, data_root, download=False,
-                           limit_train=config.data.limit_train, limit_test=config.data.limit_test)
+                           limit_train=config.data.limit_train, limit_test=config.data.limit_test,
+                           augment=config.data.augment)
     trainer = Trainer(config, dataset, device=dist.device, cancel_event=cancel_event, dist=dist)
     if ckpt is not None:
         trainer.load_state_dict(ckpt)
@@ -209,7 +212,7 @@ def _close(project: Project, run_id: str, status: str, message: str) -> None:
 
 def _model_shapes(config: RunConfig, dataset) -> ShapeCheck:
     """Checks a stored checkpoint's model tensors against this config's model before reading them."""
-    from .defenses import get_defense
+    from ..defenses import get_defense
 
     defense = get_defense(config.defense.name)
     shapes = {k: tuple(v.shape) for k, v in

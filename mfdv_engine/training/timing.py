@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
-from .config import RunConfig
-from .data import load_dataset
-from .errors import ConfigError
-from .training import Trainer, describe_device, resolve_device
+from ..config import RunConfig
+from ..data import load_dataset
+from ..errors import ConfigError
+from ..devices import describe_device, resolve_device
+from .trainer import Trainer
 
 
 @dataclass

@@ -1,0 +1,36 @@
+"""The ``mfdv`` command: everything the studio does, headless.
+
+Each command parses its arguments and calls :mod:`mfdv_engine.api`; nothing here
+loads a model or stores a row. Bad input prints one sentence to stderr and
+exits with code 2; nothing is written to the project in that case.
+"""
+from __future__ import annotations
+
+import sys
+
+from ..errors import MfdvError
+from ..safetext import printable  # messages quote run ids and names from files
+from . import evaluate, project, train  # noqa: F401  (register the commands)
+from .common import COMMANDS, _attack_argv, _parse_eps, _train_argv
+from .evaluate import _report_rows
+from .parser import build_parser
+
+# _train_argv, _attack_argv, _parse_eps and _report_rows are re-exported for tests and tools
+__all__ = ["COMMANDS", "_attack_argv", "_parse_eps", "_report_rows", "_train_argv", "build_parser", "evaluate",
+           "main", "project", "train"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MfdvError as e:
+        print(f"mfdv: error: {printable(e)}", file=sys.stderr)  # messages quote run ids / names from files
+        return 2
+    except OSError as e:  # a file we were told to read or write: say which, no traceback
+        where = f" ({e.filename})" if e.filename else ""
+        print(printable(f"mfdv: error: {e.strerror or e}{where}; check the path and its permissions"), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mfdv: stopped by the user", file=sys.stderr)
+        return 130

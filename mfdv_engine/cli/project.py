@@ -1,0 +1,109 @@
+"""``mfdv runs``, ``show``, ``export``, ``import``, ``datasets``, ``reproduce``: the project and its sources."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+
+from ..safetext import printable  # every string from a file, before it reaches the terminal
+from .common import command
+
+
+@command("runs")
+def cmd_runs(args: argparse.Namespace) -> int:
+    from ..store import Project
+
+    infos = Project.open(args.project).runs()
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2, sort_keys=True))
+        return 0
+    if not infos:
+        print("no runs yet")
+    for i in infos:
+        acc = i.final.get("clean_acc")
+        how = i.final.get("clean_acc_short") or i.final.get("clean_acc_protocol", "")
+        acc_s = f"clean {acc:.2%} ({how})" if acc is not None else ""
+        cfg = i.config
+        what = f"{cfg.get('data', {}).get('name')}/{cfg.get('model', {}).get('name')}/{cfg.get('defense', {}).get('name')}"
+        print(printable(f"{i.run_id}  {i.status:<11} {i.name:<24} {what:<24} epochs {i.epochs_done}  {acc_s}"))
+    return 0
+
+
+@command("show")
+def cmd_show(args: argparse.Namespace) -> int:
+    from .. import api
+
+    d = api.show(args.project, args.run)
+    info = d.info
+    if args.json:
+        print(json.dumps(dict(info.to_dict(), rows=d.rows, results=d.results), indent=2, sort_keys=True))
+        return 0
+    print(printable(f"run {info.run_id} ({info.name}): {info.status}"))
+    print(printable(f"  started {info.started}  ended {info.ended or '-'}  epochs done {info.epochs_done}"))
+    if info.message:
+        print(printable(f"  message: {info.message}"))
+    print("  config:")
+    for line in json.dumps(info.config, indent=2, sort_keys=True).splitlines():  # (json.dumps escapes controls)
+        print(printable("    " + line))
+    if info.final:
+        print("  final metrics:")
+        for k, v in sorted(info.final.items()):
+            print(printable(f"    {k}: {v}"))
+    print(f"  robustness rows: {len(d.rows)}" + (" (mfdv export --csv - prints them)" if d.rows else ""))
+    for name, meta in sorted(d.results.items()):
+        what = f"{len(meta.get('items', []))} items" if name == "checklist" else meta.get("kind", "")
+        print(printable(f"  stored {name}: {what}"))
+    return 0
+
+
+@command("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..export import export_csv
+    from ..store import Project
+
+    n = export_csv(Project.open(args.project), args.csv, run_id=args.run)
+    print(f"wrote {n} row(s) to {'standard output' if args.csv == '-' else args.csv}",
+          file=sys.stderr if args.csv == "-" else sys.stdout)
+    return 0
+
+
+@command("import")
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..byom import import_model
+    from ..store import Project
+
+    run_id = import_model(args.project, args.model_file, args.weights, args.dataset, args.name, args.data_root,
+                          stochastic={"auto": None, "yes": True, "no": False}[args.stochastic],
+                          limit_test=args.limit, device=args.device)
+    f = Project.open(args.project).run(run_id).final
+    print(printable(f"run {run_id}: imported {f['imported_from']}, clean accuracy {f['clean_acc']:.2%} "
+                    f"({f['clean_acc_short']}); this machine now trusts that file"))
+    return 0
+
+
+@command("datasets")
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from ..data.registry import describe_datasets, format_datasets
+
+    rows = describe_datasets()
+    print(json.dumps(rows, indent=2, sort_keys=True) if args.json else printable(format_datasets(rows), multiline=True))
+    return 0
+
+
+@command("reproduce")
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from ..lambda1 import parse_lambdas
+    from ..reproduce import reproduce
+    from ..training.runs import check_project_path
+
+    lambdas = parse_lambdas(args.lambda1, []) if args.lambda1 is not None else None
+    check_project_path(args.project)
+    argv = "mfdv reproduce " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
+    with contextlib.redirect_stdout(sys.stderr):
+        text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
+                         device=args.device, report=args.report, argv=argv, lambdas=lambdas,
+                         log=lambda m: print(printable(m), file=sys.stderr))  # log lines quote run names
+    if not args.report:
+        print(printable(text, multiline=True))  # the report quotes run names from the project
+    return 0

@@ -1,0 +1,77 @@
+"""The use-case layer: typed events, the cancel token, and results stored like rows
+(checklist and decision boundaries survive reopening and are listed by `mfdv show`)."""
+import json
+import threading
+
+import pytest
+
+import mfdv_engine as mfdv
+from mfdv_engine.cli import main
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    p = tmp_path_factory.mktemp("api") / "p.mfdv.h5"
+    cfg = mfdv.load_preset("demo-lenet-mfdv")
+    cfg.data.limit_train = 1200
+    events = []
+    summary = mfdv.train(p, cfg, on_event=events.append)
+    assert summary.status == "finished"
+    return p, summary.run_id, events
+
+
+SMALL = mfdv.Protocol(n=24, mc_samples=3, eot_samples=2, reeval=1, seed=0)
+
+
+def test_training_reports_typed_events(trained):
+    _, _, events = trained
+    kinds = [e.kind for e in events if isinstance(e, mfdv.TrainingEvent)]
+    assert kinds[0] == "run" and "step" in kinds and "epoch" in kinds and kinds[-1] == "finished"
+
+
+def test_attack_stores_rows_and_announces_each(trained):
+    p, rid, _ = trained
+    seen = []
+    res = mfdv.attack(p, rid, "fgsm", protocol=SMALL, on_event=seen.append)
+    stored = [e.row for e in seen if isinstance(e, mfdv.RowStored)]
+    assert [r["gradient"] for r in stored] == [r.gradient for r in res.rows] == ["single-sample", "EOT-2"]
+    assert all("protocol" in r and "n=24" in r["protocol"] for r in stored)
+    assert any(isinstance(e, mfdv.Progress) for e in seen)
+    keys = {r["key"] for r in mfdv.show(p, rid).rows}
+    assert {r.key for r in res.rows} <= keys
+
+
+def test_a_set_cancel_token_stops_before_any_row(trained):
+    p, rid, _ = trained
+    cancel = threading.Event()
+    cancel.set()
+    before = len(mfdv.show(p, rid).rows)
+    res = mfdv.attack(p, rid, "pgd10", protocol=SMALL, cancel=cancel)
+    assert res.cancelled and res.rows == [] and len(mfdv.show(p, rid).rows) == before
+
+
+def test_checklist_items_and_rows_are_stored_and_shown(trained, capsys):
+    p, rid, _ = trained
+    items = mfdv.checklist(p, rid, protocol=SMALL, square_queries=20)
+    stored = mfdv.stored_checklist(p, rid)
+    assert [i["title"] for i in stored["items"]] == [i.title for i in items] and stored["protocol"]["n"] == 24
+    attacks = {r["attack"] for r in mfdv.show(p, rid).rows}
+    assert {"pgd10", "square", "pgd"} <= attacks  # the checklist's own attack rows reach the table
+    assert main(["show", "--project", str(p), "--run", rid]) == 0
+    assert f"stored checklist: {len(items)} items" in capsys.readouterr().out
+
+
+def test_boundaries_are_stored_and_the_command_exists(trained, capsys):
+    p, rid, _ = trained
+    assert main(["boundaries", "--project", str(p), "--run", rid, "--points", "60", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "image" and out["slice_pred"][0] > 1
+    again = mfdv.stored_boundaries(mfdv.open_project(p), rid)  # as a reopened project shows them
+    assert again["kind"] == "image" and again["slice_pred"].shape == tuple(out["slice_pred"])
+    assert again["labels"].shape == (60,)
+
+
+def test_show_of_an_unknown_run_is_one_sentence(trained):
+    p, _, _ = trained
+    with pytest.raises(mfdv.MfdvError, match="no run 'r999'"):
+        mfdv.show(p, "r999")
