@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/mfdv train --preset demo-lenet-mfdv --device cpu --project demo.mfdv.h5
 
 screenshots: $(STAMP)
-	$(PY) -m mfdv_studio.screenshots
+	$(PY) tools/screenshots.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,33 +1,44 @@
-"""The one engine worker: a QObject living in its own QThread that runs jobs one at a time.
+"""Workers: QObjects living in their own QThread that run jobs one at a time.
 
-Thread rules (DESIGN.md): the GUI submits :class:`~mfdv_studio.jobs.Job`
-objects; everything the worker reports reaches the GUI through the signals
-below, which the GUI connects (queued) to ``@Slot`` methods of GUI-thread
-QObjects — never lambdas. Cancel is a ``threading.Event`` the engine polls
-cooperatively (within one training step / one attack batch).
+Thread rules: the GUI submits :class:`~mfdv_studio.jobs.Job` objects; what a
+worker reports reaches the GUI through the typed signals below (modelled on
+napari/superqt's ``WorkerBase``), which the GUI connects (queued) to ``@Slot``
+methods of GUI-thread QObjects — never lambdas. Cancel is a
+``threading.Event`` the engine polls cooperatively (within one training step /
+one attack batch).
+
+The studio runs two of them. The *engine* worker runs the write jobs of
+:mod:`mfdv_studio.jobs` (train, attack, sweep, …), one at a time, and owns
+every write to the project. The *reader* runs the read jobs of
+:mod:`mfdv_studio.reads` (snapshot, curves, gallery) on a second, light thread:
+a read must not wait behind an hour of training, and reading needs no lock
+(the store replaces the file atomically; h5py serialises calls within the
+process). Neither the GUI thread nor any view opens the project file.
 """
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import traceback
 import weakref
+from collections import deque
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot, Qt
+from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+
+from mfdv_engine.events import Event
 
 from .jobs import Job, JobContext
 
-#: modules jobs import on first use (see EngineWorker._warm_up)
-_PRELOAD = ("mfdv_engine.runs", "mfdv_engine.sweeps", "mfdv_engine.checklist", "mfdv_engine.boundaries",
-            "mfdv_engine.distributed", "mfdv_engine.models", "torch._dynamo")
+#: modules jobs import on first use (see Worker._warm_up)
+_PRELOAD = ("mfdv_engine.training.runs", "mfdv_engine.evaluation.sweeps", "mfdv_engine.evaluation.checklist", "mfdv_engine.evaluation.boundaries",
+            "mfdv_engine.training.distributed", "mfdv_engine.models", "torch._dynamo")
 _WARM = False
 
 #: every worker ever created (tests check none is left running)
-_WORKERS: "weakref.WeakSet[EngineWorker]" = weakref.WeakSet()
+_WORKERS: "weakref.WeakSet[Worker]" = weakref.WeakSet()
 
 
-def running_workers() -> list["EngineWorker"]:
+def running_workers() -> list["Worker"]:
     return [w for w in list(_WORKERS) if w.thread is not None and w.thread.isRunning()]
 
 
@@ -45,24 +56,32 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
             "the details below help when reporting it."), details
 
 
-class EngineWorker(QObject):
-    progress = Signal(str, float)          # what, fraction done
-    event = Signal(str, object)            # kind, dict (curve points, rows)
-    job_started = Signal(str)              # title
-    job_finished = Signal(str, object)     # title, result dict
-    job_failed = Signal(str, str, str)     # title, one sentence, details
-    ready = Signal()                       # start-up imports done (see _warm_up)
+class Worker(QObject):
+    """One thread, one job at a time, every report a typed signal.
+
+    Per job: ``started`` → (``progress`` | ``yielded``)* → ``returned`` or
+    ``errored`` → ``finished``.
+    """
+
+    started = Signal(object)             # job
+    progress = Signal(str, object)       # phase, fraction of the job in [0, 1] or None (unknown)
+    yielded = Signal(object)             # an engine event: RowStored, TrainingEvent (curve points)
+    returned = Signal(object, object)    # job, result (a dict for engine jobs, a typed read result for reads)
+    errored = Signal(object, str, str)   # job, one sentence, details with the traceback
+    finished = Signal(object)            # job, after returned or errored
+    ready = Signal()                     # start-up imports done (see _warm_up)
     _wake = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "mfdv-engine-worker", *, warm_up: bool = True) -> None:
         super().__init__()
-        self._queue: "queue.Queue[Job | None]" = queue.Queue()
+        self._jobs: deque[Job] = deque()
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._current: Job | None = None
         self._stopping = False
+        self._warm = warm_up
         self.thread = QThread()
-        self.thread.setObjectName("mfdv-engine-worker")
+        self.thread.setObjectName(name)
         self.moveToThread(self.thread)
         self._wake.connect(self._drain, Qt.QueuedConnection)
         self.thread.started.connect(self._warm_up)
@@ -72,10 +91,15 @@ class EngineWorker(QObject):
     def start(self) -> None:
         self.thread.start()
 
-    def submit(self, job: Job) -> None:
-        if self._stopping:
-            return
-        self._queue.put(job)
+    def submit(self, job: Job, *, supersede: bool = False) -> None:
+        """Queue ``job``; ``supersede`` drops queued (not running) jobs of the same kind
+        first — a newer snapshot or selection makes them pointless."""
+        with self._lock:
+            if self._stopping:
+                return
+            if supersede:
+                self._jobs = deque(j for j in self._jobs if j.kind != job.kind)
+            self._jobs.append(job)
         self._wake.emit()
 
     @property
@@ -84,14 +108,17 @@ class EngineWorker(QObject):
             return self._current
 
     def busy(self) -> bool:
-        return self.current is not None or not self._queue.empty()
+        with self._lock:
+            return self._current is not None or bool(self._jobs)
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        with self._lock:
+            return len(self._jobs)
 
     def cancel(self) -> None:
         """Stop the running job (cooperatively) and drop the queued ones."""
-        self._drop_queue()
+        with self._lock:
+            self._jobs.clear()
         self._cancel.set()
 
     def cancel_current(self) -> None:
@@ -106,13 +133,6 @@ class EngineWorker(QObject):
         self.thread.quit()
         return self.thread.wait(timeout_ms)
 
-    def _drop_queue(self) -> None:
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
-
     # ---------------------------------------------------------------- worker thread
     @Slot()
     def _warm_up(self) -> None:
@@ -123,10 +143,10 @@ class EngineWorker(QObject):
         ~10^5 objects made each full collection during training a 40-150 ms
         stall, and a collection in this thread holds the GIL, so the window froze
         too. Done here, at start-up, the GUI stays live while it imports; queued
-        jobs wait for it.
+        jobs wait for it. (The reader imports nothing heavy: it skips this.)
         """
         global _WARM
-        if not _WARM:
+        if self._warm and not _WARM:
             import gc
             import importlib
 
@@ -144,38 +164,44 @@ class EngineWorker(QObject):
     @Slot()
     def _drain(self) -> None:
         while not self._stopping:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                return
+            with self._lock:
+                if not self._jobs:
+                    return
+                job = self._current = self._jobs.popleft()
             self._run(job)
 
     def _run(self, job: Job) -> None:
         self._cancel.clear()
-        with self._lock:
-            self._current = job
-        self.job_started.emit(job.title)
-        ctx = JobContext(emit=self._emit, progress=self._progress, cancel=self._cancel)
+        self.started.emit(job)
+        ctx = JobContext(yielded=self._yield, progress=self._progress, cancel=self._cancel)
         try:
-            result = job.fn(ctx) or {}
+            result = job.fn(ctx)
         except BaseException as e:  # noqa: BLE001 — every failure reaches the user as a dialog
             sentence, details = describe_error(e)
             with self._lock:
                 self._current = None
-            self.job_failed.emit(job.title, sentence, details)
+            self.errored.emit(job, sentence, details)
+            self.finished.emit(job)
             return
+        if result is None or isinstance(result, dict):
+            result = self._engine_result(job, result or {})
+        with self._lock:
+            self._current = None
+        self.returned.emit(job, result)
+        self.finished.emit(job)
+
+    def _engine_result(self, job: Job, result: dict) -> dict:
+        """An engine job's result dict, stamped with its job kind and a status."""
         result = dict(result)
         result["job"] = job.kind
         result.setdefault("kind", job.kind)
         result.setdefault("meta", job.meta)
         if self._cancel.is_set() and result.get("status") not in ("interrupted", "cancelled"):
             result.setdefault("status", "cancelled")
-        with self._lock:
-            self._current = None
-        self.job_finished.emit(job.title, result)
+        return result
 
-    def _emit(self, kind: str, data: dict) -> None:
-        self.event.emit(kind, data)
+    def _yield(self, event: Event) -> None:
+        self.yielded.emit(event)
 
-    def _progress(self, what: str, frac: float) -> None:
-        self.progress.emit(what, float(frac))
+    def _progress(self, phase: str, fraction: float | None) -> None:
+        self.progress.emit(phase, None if fraction is None else float(fraction))

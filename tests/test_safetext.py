@@ -142,27 +142,30 @@ def test_cli_error_message_is_sanitised_by_main(monkeypatch, capsys):
     assert "\\x1b[2J" in cap.err
 
 
-def test_cli_attack_rows_and_messages_are_escaped(tmp_path, capsys, monkeypatch):
-    """``_run_rows`` prints each finished row and the attack's messages (third-party text) to stderr."""
+def test_cli_attack_rows_and_messages_are_escaped(tmp_path, capsys):
+    """``_report_rows`` prints each stored row and the attack's messages (third-party text) to stderr."""
     import argparse
 
-    from mfdv_engine import cli, evaluation
+    from mfdv_engine import api, cli
     from mfdv_engine.evaluation import Row
+    from mfdv_engine.events import Progress
     from mfdv_engine.store import Project
 
     path = tmp_path / "p.mfdv.h5"
     rid = _evil_project(path)
-    monkeypatch.setattr(evaluation, "gallery_arrays", lambda g: None)
     row = Row(attack="fgsm" + EVIL, norm="Linf", eps=0.1, steps=1, gradient="single-sample", eot_samples=1,
               mc_samples=1, n=10, seed=0, reeval=1, clean_acc=0.9, robust_acc=0.5, robust_acc_mean=0.5, ci_low=0.2,
               ci_high=0.8, time_s=1.0, messages=["autoattack says " + EVIL])
 
-    def job(on_row, on_progress, cancel):
-        on_progress("attacking " + EVIL, 0.5)
-        on_row(row, None)
+    def call(on_event, cancel):
+        on_event(Progress("attacking " + EVIL, 0.5))
+        proj = Project.open(path)
+        with proj.writing():
+            api.store_row(proj, rid, row, None, on_event)
+        return api.Rows(rid, [row])
 
     args = argparse.Namespace(run=rid, json=False)
-    assert cli._run_rows(args, Project.open(path), job) == 0
+    assert cli._report_rows(args, call) == 0
     cap = capsys.readouterr()
     _assert_clean(cap.out)
     assert "autoattack says x\\x1b[2J" in cap.err
@@ -202,7 +205,7 @@ def _widget_texts(win):
 def test_studio_shows_file_text_escaped(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("MFDV_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("MFDV_STUDIO_DATA_DIR", str(tmp_path / "data"))
-    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtCore import QItemSelectionModel, Qt
 
     from mfdv_engine.config import RunConfig
     from mfdv_studio.main_window import MainWindow
@@ -215,6 +218,7 @@ def test_studio_shows_file_text_escaped(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(win)
     win.show()
     try:
+        qtbot.waitUntil(lambda: win.run_model.rowCount() > 0, timeout=30_000)  # the reader's first snapshot
         flags = QItemSelectionModel.SelectionFlag
         win.explorer.selectionModel().select(win.run_model.index(0, 0), flags.ClearAndSelect | flags.Rows)
         win.robustness.table.selectRow(0)
@@ -236,9 +240,9 @@ def test_studio_shows_file_text_escaped(qtbot, tmp_path, monkeypatch):
         bad = [(where, t) for where, t in texts if RAW.search(t)]
         assert not bad, bad
         assert "\\x1b]0;t\\x07" in win.windowTitle()
-        explorer = win.run_model.item(0, 0).text()
+        explorer = win.run_model.index(0, 0).data()
         assert "\\x1b]52;c;aGVsbG8=\\x07" in explorer and "\\u202e" in explorer, explorer
-        assert "\\x1b" in win.run_model.item(0, 0).toolTip()
+        assert "\\x1b" in win.run_model.index(0, 0).data(Qt.ToolTipRole)
         table = [t for where, t in texts if "QTableView cell" in where]
         assert any("\\x1b" in t for t in table), table
         assert any("\\x1b" in win.gallery.key_box.itemText(i) for i in range(win.gallery.key_box.count()))

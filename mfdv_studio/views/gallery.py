@@ -135,10 +135,13 @@ class GalleryView(QWidget):
         self.factor = 1.0
         self._rows: dict[str, list[dict]] = {}
         self._loader = None
+        self._current: tuple[str, str, dict] | None = None   # the row shown or being read
+        self._wanted: tuple[str, str] | None = None           # a row to show once it is listed
         self.dialog: QDialog | None = None
 
     def set_source(self, loader, rows_by_run: dict[str, list[dict]], names: dict[str, str]) -> None:
-        """``loader(run_id, key) -> gallery arrays``; rows per run (with their keys)."""
+        """``loader(run_id, key)``: the row's gallery arrays, or None when they come later
+        through :meth:`show_gallery` (the studio reads them on its reader thread); rows per run."""
         self._loader = loader
         self._rows = rows_by_run
         cur = self.run_box.currentData()
@@ -151,13 +154,17 @@ class GalleryView(QWidget):
         self.run_box.setCurrentIndex(max(i, 0))
         self.run_box.blockSignals(False)
         self._run_changed()
+        if self._wanted is not None:
+            self.select(*self._wanted)
 
     def select(self, run_id: str, key: str) -> None:
+        """Show this row's examples; a row the gallery does not list yet is shown once it does."""
         i = self.run_box.findData(run_id)
         if i >= 0:
             self.run_box.setCurrentIndex(i)
             self._run_changed()
-        j = self.key_box.findData(key)
+        j = self.key_box.findData(key) if i >= 0 else -1
+        self._wanted = None if j >= 0 else (run_id, key)
         if j >= 0:
             self.key_box.setCurrentIndex(j)
 
@@ -177,26 +184,45 @@ class GalleryView(QWidget):
     @Slot()
     def _key_changed(self) -> None:
         rid, key = self.run_box.currentData(), self.key_box.currentData()
+        row = next((r for r in self._rows.get(rid, []) if r["key"] == key), {})
+        if (rid, key, row) == self._current:
+            return  # the same row as stored before: what is shown (or on its way) stays
+        self._current = (rid, key, row)
         self.items = []
         if rid and key and self._loader is not None:
-            row = next((r for r in self._rows.get(rid, []) if r["key"] == key), {})
             try:
                 g = self._loader(rid, key)
             except Exception as e:  # noqa: BLE001 — shown in place
                 self.legend.setText(printable(e))
                 g = None
             if g is not None:
-                if np.asarray(g["clean"]).ndim != 4:
-                    self.legend.setText("this run's inputs are not images; see the decision-boundary view instead")
-                else:
-                    self.items, self.factor = triplets(g, row.get("eps"), row.get("params", {}).get("members"))
-                    self.legend.setText(
-                        f"{len(self.items)} examples · columns: clean | perturbation δ shown as 0.5 + {self.factor:.3g}·δ "
-                        f"(×{self.factor:.3g}, ±{0.5 / self.factor:.3g} → black/white) | adversarial · "
-                        "red label = attack succeeded, grey = clean prediction wrong (not attacked) · "
-                        "click to enlarge")
-            self.selection_changed.emit(rid, key)
+                self.show_gallery(rid, key, g)
+                return
+            self.legend.setText(printable(f"reading the examples of {key}…"))
         self._rebuild()
+
+    def show_gallery(self, run_id: str, key: str, g: dict) -> None:
+        """The arrays of a row; dropped when another row was chosen meanwhile."""
+        if self._current is None or self._current[:2] != (run_id, key):
+            return
+        row = self._current[2]
+        if np.asarray(g["clean"]).ndim != 4:
+            self.items = []
+            self.legend.setText("this run's inputs are not images; see the decision-boundary view instead")
+        else:
+            self.items, self.factor = triplets(g, row.get("eps"), row.get("params", {}).get("members"))
+            self.legend.setText(
+                f"{len(self.items)} examples · columns: clean | perturbation δ shown as 0.5 + {self.factor:.3g}·δ "
+                f"(×{self.factor:.3g}, ±{0.5 / self.factor:.3g} → black/white) | adversarial · "
+                "red label = attack succeeded, grey = clean prediction wrong (not attacked) · "
+                "click to enlarge")
+        self.selection_changed.emit(run_id, key)
+        self._rebuild()
+
+    def show_error(self, run_id: str, key: str, sentence: str) -> None:
+        """Why a row's examples could not be read, in place of them."""
+        if self._current is not None and self._current[:2] == (run_id, key):
+            self.legend.setText(printable(sentence))
 
     @Slot()
     def _rebuild(self) -> None:

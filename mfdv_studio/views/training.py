@@ -239,6 +239,14 @@ class TrainingView(QWidget):
             for i in range(n):
                 self.buffer.add(kind, {k: float(v[i]) for k, v in cols.items() if np.isfinite(v[i])})
 
+    def prepend_existing(self, curves: dict) -> None:
+        """A resumed run's stored curves, read while its first live points came in: stored ones first."""
+        live = self.buffer.arrays()
+        self.buffer.clear()
+        self.load_existing(curves)
+        self.load_existing(live)
+        self.buffer.dirty = True
+
     def add_event(self, kind: str, data: dict) -> None:
         self.buffer.add(kind, data)
         if kind == "epoch":

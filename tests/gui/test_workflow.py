@@ -48,7 +48,7 @@ def test_train_attack_gallery_csv(qtbot, window, tmp_path):
     runs = Project.open(window.project_path).runs()
     assert [r.status for r in runs] == ["finished"]
     rid = runs[0].run_id
-    assert window.run_model.item(0, 1).text() == "finished"
+    assert window.run_model.index(0, 1).data() == "finished"
 
     # attack
     window.start_attack([rid], "fgsm,pgd10", eps=None, proto=Protocol(n=64, eot_samples=4, reeval=2), device="cpu")
@@ -71,6 +71,7 @@ def test_train_attack_gallery_csv(qtbot, window, tmp_path):
     # gallery
     key = model.row_dict(2)["key"]
     window.gallery.select(rid, key)
+    qtbot.waitUntil(lambda: len(window.gallery.items) > 0, timeout=30_000)  # read on the reader thread
     assert len(window.gallery.items) > 0
     assert window.gallery.grid.count() == len(window.gallery.shown) > 0
     t = window.gallery.items[0]

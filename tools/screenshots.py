@@ -1,5 +1,8 @@
-"""``python -m mfdv_studio.screenshots [OUT_DIR]``: train a short demo and a moons run into a
-temporary project, open every view offscreen and save ``docs/screenshots/<view>.png``."""
+"""``python tools/screenshots.py [OUT_DIR]`` (``make screenshots``): train a short demo and a moons
+run into a temporary project, open every view offscreen and save ``docs/screenshots/<view>.png``.
+
+A developer's tool, not part of the shipped studio: it drives the window the way a user
+would and waits for the workers (and the reader's snapshots) between the steps."""
 from __future__ import annotations
 
 import os
@@ -21,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mfdv_engine.config import load_preset
     from mfdv_engine.evaluation import Protocol
+    from mfdv_studio import jobs
     from mfdv_studio.main_window import MainWindow
     from mfdv_studio.wizards import AttackWizard, NewRunWizard
 
@@ -29,15 +33,21 @@ def main(argv: list[str] | None = None) -> int:
     win.resize(1400, 860)
     win.show()
 
-    def wait(n: int, timeout: float = 600) -> None:
+    def until(cond, timeout: float = 600) -> None:
         t0 = time.monotonic()
-        while ((len(win.results) + len(win.errors) < n or win.worker.busy())
-               and time.monotonic() - t0 < timeout):
+        while not cond() and time.monotonic() - t0 < timeout:
             app.processEvents()
             time.sleep(0.01)
+
+    def wait(n: int, timeout: float = 600) -> None:
+        """Until n jobs ended and the reader has delivered what they changed."""
+        until(lambda: len(win.results) + len(win.errors) >= n and not win.worker.busy(), timeout)
         for _ in range(20):
             app.processEvents()
             time.sleep(0.01)
+        until(lambda: not win.reader.busy(), timeout)
+        for _ in range(5):
+            app.processEvents()
         if win.errors:
             raise SystemExit(f"a job failed: {win.errors[-1][:2]}")
 
@@ -55,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
          "train.epochs=3", "train.device=cpu"]).validate()
     win.start_training(moons)
     wait(2)
-    win.training.show_curves(win.project().curves("r001"), "demo-lenet-mfdv (r001), 2 epochs")
+    win.explorer.setCurrentIndex(win.run_model.index(0, 0))  # its stored curves, read by the reader
+    until(lambda: "r001" in win.training.status.text())
     win.training.refresh()
     win.tabs.setCurrentWidget(win.training)
     shot(win, "training")
@@ -65,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, kind in enumerate(("eps", "steps", "eot")):
         win.run_sweep(kind)
         wait(4 + i)
-    win.submit(__import__("mfdv_studio.jobs", fromlist=["checklist_job"]).checklist_job(
+    win.submit(jobs.checklist_job(
         str(win.project_path), "r001", proto=Protocol(n=64, eot_samples=5), device="cpu", square_queries=100))
     wait(7)
     win.tabs.setCurrentWidget(win.robustness)
@@ -74,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = win.robustness.model.rows()
     key = next(r["key"] for r in rows if r["attack"] == "adaptive")  # each example names the member that broke it
     win.gallery.select("r001", key)
+    until(lambda: bool(win.gallery.items))
     win.tabs.setCurrentWidget(win.gallery)
     shot(win, "gallery")
     win.compute_boundaries("r002")

@@ -1,0 +1,58 @@
+"""The window's menus and their actions, in one place; each action calls a slot of the window."""
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+from mfdv_engine.safetext import printable  # recent paths are file names a stranger may have chosen
+
+
+class StudioActions(QObject):
+    """File and Run menus; ``open_recent(path)`` when a recent project is chosen."""
+
+    open_recent = Signal(str)
+
+    def __init__(self, win: QMainWindow) -> None:
+        super().__init__(win)
+        self.win = win
+        m = win.menuBar().addMenu("&File")
+        self.new_project = self._act(m, "&New project…", win.new_project_dialog, "Ctrl+N")
+        self.open_project = self._act(m, "&Open…", win.open_project_dialog, "Ctrl+O")
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.save_as = self._act(m, "Save &As…", win.save_as_dialog, "Ctrl+Shift+S")
+        self.export_csv = self._act(m, "&Export CSV…", win.export_csv_dialog, "Ctrl+E")
+        m.addSeparator()
+        self.preferences = self._act(m, "&Preferences…", win.preferences)
+        self.quit = self._act(m, "&Quit", win.close, "Ctrl+Q")
+        r = win.menuBar().addMenu("&Run")
+        self.new_run = self._act(r, "New &training run…", win.new_training_run, "Ctrl+T")
+        self.new_attack = self._act(r, "New &attack evaluation…", win.new_attack, "Ctrl+A")
+        self.checklist = self._act(r, "Obfuscation &checklist", win.run_checklist)
+        self.cancel = self._act(r, "&Cancel job", win.cancel_job, "Esc")
+
+    def _act(self, menu: QMenu, text: str, slot: Callable, shortcut: str | None = None) -> QAction:
+        a = QAction(text, self.win)
+        if shortcut:
+            a.setShortcut(shortcut)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
+    def set_recent(self, paths: list[str]) -> None:
+        """Rebuild Open Recent from ``paths`` (newest first)."""
+        self.recent_menu.clear()
+        for p in paths:
+            a = QAction(printable(p), self.win)
+            a.setData(p)
+            a.triggered.connect(self._recent_chosen)
+            self.recent_menu.addAction(a)
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    @Slot()
+    def _recent_chosen(self) -> None:
+        a = self.sender()
+        if isinstance(a, QAction):
+            self.open_recent.emit(a.data())

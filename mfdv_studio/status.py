@@ -1,0 +1,96 @@
+"""The status bar's job line: what runs, how far it is (or that nobody knows), its ETA, Cancel, the device."""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
+
+from mfdv_engine.safetext import printable  # job titles quote run names
+
+from .jobs import Job
+from .worker import Worker
+
+STEPS = 1000
+
+
+def _dur(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
+
+
+class JobStatus(QObject):
+    """The widgets of the job line, added to ``bar``; its slots take the engine worker's signals."""
+
+    def __init__(self, bar: QStatusBar, worker: Worker) -> None:
+        super().__init__(bar)
+        self.bar = bar
+        self.worker = worker
+        self.device_label = QLabel()
+        self.job_label = QLabel("starting the engine (loading torch modules)…")
+        self.job_label.setTextFormat(Qt.PlainText)  # job titles quote run names: never rich text
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, STEPS)
+        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setFormat("%p%")
+        self.eta_label = QLabel("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        bar.addWidget(self.job_label, 1)
+        for w in (self.progress_bar, self.eta_label, self.cancel_button, self.device_label):
+            bar.addPermanentWidget(w)
+        self.title = ""
+        self._t0 = 0.0
+        worker.started.connect(self.started, Qt.QueuedConnection)
+        worker.progress.connect(self.progress, Qt.QueuedConnection)
+        worker.finished.connect(self.finished, Qt.QueuedConnection)
+        worker.ready.connect(self.ready, Qt.QueuedConnection)
+
+    @Slot()
+    def ready(self) -> None:
+        """The engine's start-up imports are done."""
+        if not self.worker.busy():
+            self.job_label.setText("idle")
+
+    @Slot(object)
+    def started(self, job: Job) -> None:
+        self._t0 = time.monotonic()
+        self.title = job.title
+        self.job_label.setText(printable(job.title))
+        self.progress_bar.setRange(0, STEPS)
+        self.progress_bar.setValue(0)
+        self.eta_label.setText("")
+        self.cancel_button.setEnabled(True)
+
+    @Slot(str, object)
+    def progress(self, phase: str, fraction: float | None) -> None:
+        """``fraction`` None: the job cannot tell, the bar goes busy instead of lying."""
+        self.job_label.setText(printable(f"{self.title}: {phase}"))
+        if fraction is None:
+            self.progress_bar.setRange(0, 0)
+            self.eta_label.setText("")
+            return
+        frac = max(0.0, min(1.0, fraction))
+        self.progress_bar.setRange(0, STEPS)
+        self.progress_bar.setValue(int(STEPS * frac))
+        if frac > 0.01:
+            el = time.monotonic() - self._t0
+            self.eta_label.setText(f"ETA {_dur(el * (1 - frac) / frac)}")
+
+    def done(self, text: str, finished: bool) -> None:
+        """A job ended (``finished``: completely); the text says how."""
+        self.job_label.setText(printable(text))
+        self.progress_bar.setRange(0, STEPS)
+        if finished:
+            self.progress_bar.setValue(STEPS)
+        self.eta_label.setText("")
+
+    @Slot(object)
+    def finished(self, job: Job) -> None:
+        self.cancel_button.setEnabled(self.worker.busy())
+
+    def cancelling(self) -> None:
+        self.job_label.setText(printable(f"cancelling {self.title}…"))
+
+    def message(self, text: str, ms: int = 4000) -> None:
+        self.bar.showMessage(printable(text), ms)
