@@ -22,7 +22,6 @@ read, so a crafted file cannot make the store read another local file.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import fcntl
 import json
 import os
@@ -30,7 +29,6 @@ import socket
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -40,80 +38,19 @@ import torch
 
 from . import fsio
 from .errors import ProjectError
-from .h5guard import attr_int, attr_json, attr_text, check_tree, damaged, hard_child
+from .h5guard import attr_int, attr_json, attr_text, check_tree
 from .h5tree import ShapeCheck, curve_rows, read_curves, read_tree, write_curves, write_tree
+from .store_records import (DAMAGED, STATUSES, RunInfo, _damaged_info, _read_info, _run_of, _runs_group, _tree_nbytes,
+                            now_iso)
+from .store_tables import TablesMixin
 
 FORMAT = "mfdv-project"
 VERSION = 1
-STATUSES = ("running", "finished", "interrupted", "failed")
-#: how a run whose record cannot be read is listed (never stored)
-DAMAGED = "damaged"
 #: how long a writer retries a lock that a reader is probing (a probe lasts microseconds)
 LOCK_RETRY_S = 2.0
 
 
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class RunInfo:
-    run_id: str
-    name: str
-    status: str
-    started: str
-    ended: str
-    message: str
-    config: dict[str, Any]
-    epochs_done: int
-    final: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _read_info(run_id: str, g: h5py.Group) -> RunInfo:
-    a = g.attrs
-    status = attr_text(a, "status", "failed")
-    if status not in STATUSES:
-        raise damaged(f"run {run_id!r}", f"has an unknown status {status[:40]!r}")
-    return RunInfo(
-        run_id=run_id, name=attr_text(a, "name", run_id), status=status,
-        started=attr_text(a, "started"), ended=attr_text(a, "ended"), message=attr_text(a, "message"),
-        config=attr_json(a, "config", {}, dict), epochs_done=attr_int(a, "epochs_done", 0, high=10**7),
-        final=attr_json(a, "final", {}, dict),
-    )
-
-
-def _damaged_info(run_id: str, error: ProjectError) -> RunInfo:
-    return RunInfo(run_id, run_id, DAMAGED, "", "", str(error), {}, 0, {})
-
-
-def _runs_group(f: h5py.File) -> h5py.Group:
-    runs = hard_child(f, "runs", h5py.Group)
-    if runs is None:
-        raise ProjectError(f"{f.filename} has no 'runs' group; it is damaged — restore a backup")
-    return runs
-
-
-def _run_of(f: h5py.File, run_id: str) -> h5py.Group:
-    g = hard_child(_runs_group(f), run_id, h5py.Group)
-    if g is None:
-        raise ProjectError(f"no run {run_id!r} in {Path(f.filename).name}")
-    return g
-
-
-def _tree_nbytes(obj: Any) -> int:
-    if isinstance(obj, torch.Tensor):
-        return obj.numel() * obj.element_size() + 512
-    if isinstance(obj, dict):
-        return sum(_tree_nbytes(v) for v in obj.values()) + 64
-    if isinstance(obj, (list, tuple)):
-        return sum(_tree_nbytes(v) for v in obj) + 64
-    return 64
-
-
-class Project:
+class Project(TablesMixin):
     """One ``*.mfdv.h5`` file. Reading is free; writing takes the project lock."""
 
     def __init__(self, path: Path) -> None:
@@ -493,77 +430,6 @@ class Project:
         with self.transaction() as f:
             f["runs"][run_id].attrs.update(status="running", message="", ended="")
         self.write_live(run_id, status="running", message="", curves=curves, checkpoint=ckpt, epochs_done=done)
-
-    # -- robustness tables -------------------------------------------------
-    def add_eval_row(self, run_id: str, row: dict[str, Any], gallery: dict[str, np.ndarray] | None = None) -> None:
-        """Append one robustness row (replacing a row with the same key) and its gallery."""
-        rows = self.eval_rows(run_id)  # refuses a damaged table before anything is written
-        rows = [r for r in rows if r.get("key") != row["key"]] + [row]
-        grow = sum(v.nbytes for v in (gallery or {}).values()) + 8192
-        with self.transaction(grow=grow) as f:
-            g = f["runs"][run_id].require_group("robustness")
-            g.attrs["rows"] = json.dumps(rows, sort_keys=True)
-            if gallery is not None:
-                gal = g.require_group("gallery")
-                name = row["key"].replace("/", "_")
-                if name in gal:
-                    del gal[name]
-                sub = gal.create_group(name)
-                for k, v in gallery.items():
-                    sub.create_dataset(k, data=v, compression="gzip")
-
-    def eval_rows(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's robustness rows; a damaged table raises its sentence."""
-        self.run(run_id)
-        with self._read() as f:
-            g = hard_child(_run_of(f, run_id), "robustness", h5py.Group)
-            rows = attr_json(g.attrs, "rows", [], list) if g is not None else []
-        if not all(isinstance(r, dict) and isinstance(r.get("key"), str) for r in rows):
-            raise damaged(f"the robustness table of run {run_id!r}", "holds an entry that is not a row")
-        return rows
-
-    def gallery(self, run_id: str, key: str) -> dict[str, np.ndarray]:
-        self.run(run_id)
-        with self._read() as f:
-            run = _run_of(f, run_id)
-            name = key.replace("/", "_")
-            gal = run.get("robustness/gallery") if "robustness" in run else None
-            if gal is None or name not in gal:
-                raise ProjectError(f"run {run_id!r} has no gallery for {key!r}; attack it first")
-            check_tree(gal[name])
-            return {k: gal[name][k][()] for k in gal[name]}
-
-    # -- other stored results (checklist, decision boundaries) -------------
-    def put_result(self, run_id: str, name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
-        """Store (replacing) one named result of a run: JSON ``meta`` plus numeric arrays."""
-        arrays = arrays or {}
-        grow = sum(np.asarray(v).nbytes for v in arrays.values()) + len(json.dumps(meta)) + 8192
-        self.run(run_id)
-        with self.transaction(grow=grow) as f:
-            g = f["runs"][run_id].require_group("results")
-            if name in g:
-                del g[name]
-            sub = g.create_group(name)
-            sub.attrs["meta"] = json.dumps(meta, sort_keys=True)
-            for k, v in arrays.items():
-                sub.create_dataset(k, data=np.asarray(v), compression="gzip")
-
-    def result_names(self, run_id: str) -> list[str]:
-        self.run(run_id)
-        with self._read() as f:
-            g = hard_child(_run_of(f, run_id), "results", h5py.Group)
-            return sorted(g) if g is not None else []
-
-    def result(self, run_id: str, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """A stored result's ``meta`` and arrays; ProjectError when the run has none by that name."""
-        self.run(run_id)
-        with self._read() as f:
-            g = hard_child(_run_of(f, run_id), "results", h5py.Group)
-            sub = hard_child(g, name, h5py.Group) if g is not None else None
-            if sub is None:
-                raise ProjectError(f"run {run_id!r} has no stored {name} result yet; compute it first")
-            check_tree(sub)
-            return attr_json(sub.attrs, "meta", {}, dict), {k: sub[k][()] for k in sub}
 
     def delete_run(self, run_id: str) -> None:
         self._find(run_id)  # a damaged run can be deleted

@@ -155,7 +155,12 @@ def gradient_modes(spec: AttackSpec, model: torch.nn.Module, eot_samples: int) -
     """The one rule for which rows an attack gives: single-sample always; EOT too
     where the model is stochastic and the attack can use it; an explicitly EOT
     attack (eot-pgd) keeps its own S only; a deterministic model one single pass."""
-    if not is_stochastic(model):
+    return modes_for(spec, is_stochastic(model), eot_samples)
+
+
+def modes_for(spec: AttackSpec, stochastic: bool, eot_samples: int) -> list[int]:
+    """:func:`gradient_modes` for a model known (or declared) stochastic or not."""
+    if not stochastic:
         return [1]
     if spec.eot_samples > 1:
         return [spec.eot_samples]

@@ -17,7 +17,7 @@ import torch
 from ..attacks import make_attack
 from ..attacks.eot import LOSSES
 from ..errors import ConfigError
-from .rows import Protocol, Row, evaluate_attack
+from .rows import Protocol, Row, evaluate_attack, modes_for
 from ..stochastic import is_stochastic
 
 UNBOUNDED = 1.0
@@ -55,17 +55,16 @@ def sweep_points(kind: str, values: Sequence[float] | None, eps: float, eot: int
     loss = sweep_loss(kind, loss)
     if values is not None and len(values) == 0:
         raise ConfigError(f"the {kind} sweep needs at least one value")
-    modes = [1, eot] if stochastic and eot > 1 else [1]  # single-sample, and EOT for a stochastic model
     if kind == "eps":
         vals = list(values or DEFAULT_EPS)
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in vals):
             raise ConfigError("ε sweep values must lie in [0, 1]")
         specs = [make_attack("pgd", eps=float(v), steps=10, alpha=2.5 * float(v) / 10, loss=loss) for v in vals]
-        return [(s, m) for s in specs for m in modes]
+        return [(s, m) for s in specs for m in modes_for(s, stochastic, eot)]  # the one single/EOT rule
     if kind == "steps":
         vals = _whole_numbers(values or DEFAULT_STEPS, "steps")
         specs = [make_attack("pgd", eps=eps, steps=v, alpha=min(eps, 2.5 * eps / v), loss=loss) for v in vals]
-        return [(s, m) for s in specs for m in modes]
+        return [(s, m) for s in specs for m in modes_for(s, stochastic, eot)]  # the one single/EOT rule
     vals = _whole_numbers(values or DEFAULT_EOT, "EOT")
     if not stochastic:
         raise ConfigError("an EOT sweep needs a stochastic model; this run has no noise to average over")

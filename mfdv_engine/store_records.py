@@ -1,0 +1,83 @@
+"""Run records as the project file holds them, read through typed accessors.
+
+A record that cannot be read (text where a number belongs, a link where a group
+belongs...) becomes a ``damaged`` RunInfo carrying the sentence, so listing the
+runs never fails because of one of them.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import torch
+
+from .errors import ProjectError
+from .h5guard import attr_int, attr_json, attr_text, damaged, hard_child
+
+STATUSES = ("running", "finished", "interrupted", "failed")
+#: how a run whose record cannot be read is listed (never stored)
+DAMAGED = "damaged"
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    name: str
+    status: str
+    started: str
+    ended: str
+    message: str
+    config: dict[str, Any]
+    epochs_done: int
+    final: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _read_info(run_id: str, g: h5py.Group) -> RunInfo:
+    a = g.attrs
+    status = attr_text(a, "status", "failed")
+    if status not in STATUSES:
+        raise damaged(f"run {run_id!r}", f"has an unknown status {status[:40]!r}")
+    return RunInfo(
+        run_id=run_id, name=attr_text(a, "name", run_id), status=status,
+        started=attr_text(a, "started"), ended=attr_text(a, "ended"), message=attr_text(a, "message"),
+        config=attr_json(a, "config", {}, dict), epochs_done=attr_int(a, "epochs_done", 0, high=10**7),
+        final=attr_json(a, "final", {}, dict),
+    )
+
+
+def _damaged_info(run_id: str, error: ProjectError) -> RunInfo:
+    return RunInfo(run_id, run_id, DAMAGED, "", "", str(error), {}, 0, {})
+
+
+def _runs_group(f: h5py.File) -> h5py.Group:
+    runs = hard_child(f, "runs", h5py.Group)
+    if runs is None:
+        raise ProjectError(f"{f.filename} has no 'runs' group; it is damaged — restore a backup")
+    return runs
+
+
+def _run_of(f: h5py.File, run_id: str) -> h5py.Group:
+    g = hard_child(_runs_group(f), run_id, h5py.Group)
+    if g is None:
+        raise ProjectError(f"no run {run_id!r} in {Path(f.filename).name}")
+    return g
+
+
+def _tree_nbytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size() + 512
+    if isinstance(obj, dict):
+        return sum(_tree_nbytes(v) for v in obj.values()) + 64
+    if isinstance(obj, (list, tuple)):
+        return sum(_tree_nbytes(v) for v in obj) + 64
+    return 64
