@@ -45,7 +45,7 @@ def cw_lr(shape: Sequence[int]) -> float:
 
 
 #: the rule as users read it, wherever ε is asked (CLI help, the studio's attack wizard)
-EPS_RULE = "default: the data set's — 0.3 for MNIST-like data (1 channel, 28×28), 8/255 for CIFAR-like"
+EPS_RULE = "default: 0.3 for MNIST-like data (1×28×28), 8/255 for CIFAR-like"
 
 
 def parse_eps(text: str | None, name: str = "--eps") -> float | None:
