@@ -45,13 +45,22 @@ def _where(obj: h5py.HLObject | h5py.File, name: str = "") -> str:
 
 
 def hard_child(group: h5py.Group, name: str, kind: type | None = None) -> Any:
-    """``group[name]`` only when it is a plain (hard) link inside this file, of ``kind``."""
-    link = group.get(name, getlink=True)
-    if link is None:
-        return None
-    if not isinstance(link, h5py.HardLink):
-        raise damaged(_where(group, name), f"is a {type(link).__name__} (a pointer to other data), which a project never holds")
-    obj = group[name]
+    """``group[name]`` only when every step of ``name`` is a plain (hard) link inside this
+    file, of ``kind`` at the end. An absolute name or ``..`` is refused: HDF5 would
+    resolve it from the file's root, outside the part that was checked."""
+    parts = name.split("/")
+    if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise damaged(_where(group, name), "is a path that leaves its group, which a project never names")
+    obj: Any = group
+    for i, part in enumerate(parts):
+        if not isinstance(obj, h5py.Group):
+            raise damaged(_where(group, "/".join(parts[:i])), "is not a group")
+        link = obj.get(part, getlink=True)
+        if link is None:
+            return None
+        if not isinstance(link, h5py.HardLink):
+            raise damaged(_where(obj, part), f"is a {type(link).__name__} (a pointer to other data), which a project never holds")
+        obj = obj[part]
     if kind is not None and not isinstance(obj, kind):
         raise damaged(_where(group, name), f"is a {type(obj).__name__} where a {kind.__name__} belongs")
     return obj

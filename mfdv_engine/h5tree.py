@@ -8,6 +8,7 @@ dtype name against a fixed list before anything is allocated.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable
 
 import h5py
@@ -20,6 +21,8 @@ from .h5guard import attr_text, check_dataset, damaged, hard_child, parse_json
 TENSOR_DTYPES = {name: getattr(torch, name) for name in (
     "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")}
 
+#: the names :func:`write_tree` gives tensors (t0, t1, ...): anything else is not ours
+_TENSOR_NAME = re.compile(r"t[0-9]{1,9}")
 #: ``shape_of(path) -> expected shape or None``; ``path`` is the tuple of keys from the root
 ShapeCheck = Callable[[tuple], "tuple[int, ...] | None"]
 
@@ -62,8 +65,8 @@ def read_tree(group: h5py.Group, map_location: str | torch.device = "cpu", shape
 
     def tensor(o: dict, path: tuple) -> torch.Tensor:
         name, dtype = o.get("__tensor__"), o.get("dtype")
-        if not isinstance(name, str) or dtype not in TENSOR_DTYPES:
-            raise damaged(where, f"names a tensor {name!r} of unknown type {dtype!r}")
+        if not isinstance(name, str) or not _TENSOR_NAME.fullmatch(name) or dtype not in TENSOR_DTYPES:
+            raise damaged(where, f"names a tensor {str(name)[:40]!r} of type {str(dtype)[:20]!r}, not one the store writes")
         ds = hard_child(group, name, h5py.Dataset)
         if ds is None:
             raise damaged(where, f"lacks the tensor {name!r} its tree names")

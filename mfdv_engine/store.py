@@ -119,7 +119,7 @@ class Project(TablesMixin):
                 version = attr_int(f.attrs, "version", 0, high=2**31)
                 if version > VERSION:
                     raise ProjectError(f"{self.path} was written by a newer MFDV Studio (format {version}); upgrade to open it")
-                _runs_group(f)
+                _runs_group(f)  # (other objects at the root are never read: every read starts from 'runs')
         except OSError as e:
             raise ProjectError(
                 f"{self.path} is not a readable project file ({_short(e)}): it is truncated, damaged or not HDF5; "
@@ -148,6 +148,7 @@ class Project(TablesMixin):
         reason = self.read_only
         if reason:
             raise ProjectError(f"cannot write: {reason}")
+        fsio.check_regular(self.lock_path, "the project's lock file")
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + LOCK_RETRY_S
         while True:

@@ -51,12 +51,11 @@ class TablesMixin:
         self.run(run_id)
         with self._read() as f:
             run = _run_of(f, run_id)
-            name = key.replace("/", "_")
-            gal = run.get("robustness/gallery") if "robustness" in run else None
-            if gal is None or name not in gal:
+            check_tree(run)  # every level, before anything of it is read
+            gal = hard_child(run, "robustness/gallery/" + key.replace("/", "_"), h5py.Group) if _safe_key(key) else None
+            if gal is None:
                 raise ProjectError(f"run {run_id!r} has no gallery for {key!r}; attack it first")
-            check_tree(gal[name])
-            return {k: gal[name][k][()] for k in gal[name]}
+            return {k: gal[k][()] for k in gal}
 
     # -- other stored results (checklist, decision boundaries) -------------
     def put_result(self, run_id: str, name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
@@ -89,3 +88,9 @@ class TablesMixin:
                 raise ProjectError(f"run {run_id!r} has no stored {name} result yet; compute it first")
             check_tree(sub)
             return attr_json(sub.attrs, "meta", {}, dict), {k: sub[k][()] for k in sub}
+
+
+def _safe_key(key: str) -> bool:
+    """A row key as the store names its gallery group (never a path that climbs out)."""
+    name = key.replace("/", "_")
+    return bool(name) and name not in (".", "..")

@@ -5,10 +5,13 @@ the real MNIST) and runs the command that would read it. The store must
 refuse with one sentence, exit 2, leave the project's bytes unchanged, and
 never copy bytes from outside the file into it.
 """
+import shutil
+
 import h5py
 import numpy as np
 import pytest
 
+from mfdv_engine.cli import main
 from planting import MARK, first_tensor, planted, replace_tensor, run, secret_file, sha
 
 
@@ -45,8 +48,9 @@ def test_soft_link_is_refused(base, tmp_path, capsys, data_root):
     def mutate(f):
         name, shape, dtype = first_tensor(f)
         s = secret_file(tmp_path, int(np.prod(shape)) * dtype.itemsize)
-        f.create_dataset("stash", shape, dtype, external=[(str(s), 0, s.stat().st_size)])
-        replace_tensor(f, lambda g, n, sh, dt: g.__setitem__(n, h5py.SoftLink("/stash")))
+        # (inside another run: an object at the file's root is refused on its own)
+        f.create_dataset("runs/r002/stash", shape, dtype, external=[(str(s), 0, s.stat().st_size)])
+        replace_tensor(f, lambda g, n, sh, dt: g.__setitem__(n, h5py.SoftLink("/runs/r002/stash")))
 
     assert_refused(capsys, planted(base, tmp_path, mutate), data_root, ["SoftLink"])
 
@@ -137,3 +141,52 @@ def test_escapes_in_a_run_name_are_printed_escaped(base, tmp_path, capsys):
             assert "\x1b" not in stream and "\x07" not in stream and "\x9b" not in stream
         if argv[0] == "runs" and "--json" not in argv:
             assert "evil\\x1b[2J" in out
+
+
+def _marker_h5(tmp_path, shape, dtype):
+    other = _other_file(tmp_path, shape, dtype)
+    with h5py.File(other, "a") as o:
+        o.create_group("g").create_dataset("label", data=np.frombuffer(MARK * 4, dtype=np.uint8))
+    return other
+
+
+@pytest.mark.parametrize("level", ["key", "gallery", "robustness"])
+def test_a_gallery_behind_an_external_link_is_refused(base, tmp_path, capsys, data_root, level):
+    """The studio reads galleries through the API: every level of the path is checked."""
+    from mfdv_engine.errors import ProjectError
+    from mfdv_engine.store import Project
+
+    p = tmp_path / "p.mfdv.h5"
+    shutil.copyfile(base, p)
+    assert main(["attack", "--project", str(p), "--run", "r002", "--attacks", "fgsm", "--limit", "8", "--mc", "2",
+                 "--data-root", str(data_root)]) == 0
+    key = Project.open(p).eval_rows("r002")[0]["key"]
+    _, shape, dtype = (None, (4,), np.dtype("uint8"))
+    other = _marker_h5(tmp_path, shape, dtype)
+    with h5py.File(p, "r+") as f:
+        where = {"key": f"runs/r002/robustness/gallery/{key}", "gallery": "runs/r002/robustness/gallery",
+                 "robustness": "runs/r002/robustness"}[level]
+        del f[where]
+        f[where] = h5py.ExternalLink(str(other), "/g")
+    with pytest.raises(ProjectError, match="ExternalLink"):
+        Project.open(p).gallery("r002", key)
+
+
+def test_a_tensor_name_that_climbs_out_of_its_group_is_refused(base, tmp_path, capsys, data_root):
+    """A tree naming /evil/t0 (a root-level external link) never reaches the other file."""
+    def mutate(f):
+        _, shape, dtype = first_tensor(f)
+        other = _other_file(tmp_path, shape, dtype)
+        f["runs/r001/checkpoint"].attrs["tree"] = f["runs/r001/checkpoint"].attrs["tree"].replace(
+            '"__tensor__": "t0"', '"__tensor__": "/evil/x"', 1)
+        f["evil"] = h5py.ExternalLink(str(other), "/")
+
+    assert_refused(capsys, planted(base, tmp_path, mutate), data_root, ["not one the store writes"])
+
+
+def test_a_tensor_path_inside_the_run_is_refused_too(base, tmp_path, capsys, data_root):
+    def mutate(f):
+        tree = f["runs/r001/checkpoint"].attrs["tree"]
+        f["runs/r001/checkpoint"].attrs["tree"] = tree.replace('"__tensor__": "t0"', '"__tensor__": "../../r002/checkpoint/t0"', 1)
+
+    assert_refused(capsys, planted(base, tmp_path, mutate), data_root, ["not one the store writes"])
