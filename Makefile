@@ -30,14 +30,9 @@ test: $(STAMP)
 
 setup: $(STAMP)
 
-# Debian packages the Qt tests need (libGL, xcb, fonts); skipped when already present or not root.
+# Debian packages Qt's xcb platform and the real-window test need: each checked on its own.
 system-deps:
-	@if [ -x /usr/bin/apt-get ] && [ "$$(id -u)" = 0 ] && ! ldconfig -p | grep -q libEGL.so.1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		  libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
-		  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
-		  libxcb-randr0 libxcb-render-util0 libxcb-image0 xvfb >/dev/null; \
-	fi
+	@sh tools/system-deps.sh
 
 $(STAMP): pyproject.toml | system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
