@@ -29,9 +29,11 @@ class StudioActions(QObject):
         self.quit = self._act(m, "&Quit", win.close, "Ctrl+Q")
         r = win.menuBar().addMenu("&Run")
         self.new_run = self._act(r, "New &training run…", win.new_training_run, "Ctrl+T")
-        self.new_attack = self._act(r, "New &attack evaluation…", win.new_attack, "Ctrl+A")
+        # (Ctrl+Shift+A: Ctrl+A stays select-all in tables and text fields)
+        self.new_attack = self._act(r, "New &attack evaluation…", win.new_attack, "Ctrl+Shift+A")
         self.checklist = self._act(r, "Obfuscation &checklist", win.run_checklist)
-        self.cancel = self._act(r, "&Cancel job", win.cancel_job, "Esc")
+        # no Esc shortcut: Esc belongs to dialogs and the filter box; cancelling asks first
+        self.cancel = self._act(r, "&Cancel job…", win.confirm_cancel)
 
     def _act(self, menu: QMenu, text: str, slot: Callable, shortcut: str | None = None) -> QAction:
         a = QAction(text, self.win)

@@ -206,6 +206,13 @@ class Commands:
                                         device=prefs.default_device(self.settings)))
 
     @Slot()
+    def confirm_cancel(self) -> None:
+        """The menu's and the status bar's Cancel: asks first (a cancelled job keeps what it stored)."""
+        if self.worker.busy() and self.confirm("Cancel job", "Stop the running job? Finished epochs and rows are "
+                                                "kept; an interrupted training run can be resumed."):
+            self.cancel_job()
+
+    @Slot()
     def cancel_job(self) -> None:
         if self.worker.busy():
             self.status.cancelling()

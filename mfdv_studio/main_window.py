@@ -50,7 +50,7 @@ class MainWindow(Commands, QMainWindow):
         self.worker = Worker("mfdv-engine-worker")            # write jobs (.jobs)
         self.reader = Worker("mfdv-project-reader", warm_up=False)   # read jobs (.reads)
         self.status = JobStatus(self.statusBar(), self.worker)
-        self.status.cancel_button.clicked.connect(self.cancel_job)
+        self.status.cancel_button.clicked.connect(self.confirm_cancel)
         self.job_label = self.status.job_label
         self.menus = StudioActions(self)
         self.menus.open_recent.connect(self.open_project)
@@ -96,6 +96,8 @@ class MainWindow(Commands, QMainWindow):
         dock.setWidget(e)
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
         self.resizeDocks([dock], [340], Qt.Horizontal)   # room for a run's name, status and accuracy
+        view = self.menuBar().addMenu("&View")  # a closed panel comes back from here
+        view.addAction(dock.toggleViewAction())
 
     def _start_workers(self) -> None:
         """(The job line in the status bar takes started, progress, finished and ready itself.)"""
