@@ -8,7 +8,7 @@ from mfdv_engine.evaluation.boundaries import feature_pca, input_slice, probabil
 from mfdv_engine.evaluation.checklist import run_checklist
 from mfdv_engine.config import load_preset
 from mfdv_engine.data import load_dataset
-from mfdv_engine.evaluation import Protocol, evaluate, evaluate_examples, parse_attack_list, wilson_ci
+from mfdv_engine.evaluation import Protocol, evaluate, evaluate_attack, evaluate_examples, parse_attack_list, wilson_ci
 from mfdv_engine.loading import load_run
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.training.runs import train_run
@@ -186,3 +186,15 @@ def test_autoattack_on_a_stochastic_model_brings_its_rand_version(runs):
     both = evaluate(model, ds.test, [aa, make_attack("autoattack-rand", eps=0.1, n_iter=2, eot_iter=2)], proto,
                     device=torch.device("cpu"))
     assert [r.attack for r in both] == ["autoattack", "autoattack-rand"]  # asked for: not added twice
+
+
+def test_asking_for_more_examples_than_the_test_set_says_so(runs):
+    _, ds, model = _model(runs, "plain")
+    small = type(ds.test)(ds.test.x[:30], ds.test.y[:30])
+    row, _ = evaluate_attack(model, small, make_attack("fgsm", eps=0.1), Protocol(n=1000, mc_samples=1, reeval=1),
+                             eot=1, device=torch.device("cpu"))
+    assert row.n == 30
+    assert any("n=1000 was asked for, but the test set has 30 examples, so n=30" in m for m in row.messages)
+    row, _ = evaluate_attack(model, small, make_attack("fgsm", eps=0.1), Protocol(n=30, mc_samples=1, reeval=1),
+                             eot=1, device=torch.device("cpu"))
+    assert not any("was asked for" in m for m in row.messages)

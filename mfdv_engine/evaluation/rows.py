@@ -214,7 +214,8 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     t0 = time.perf_counter()
     robust_all, robust_cnt, clean_ok = torch.zeros(m, dtype=torch.bool), torch.zeros(m), torch.zeros(m, dtype=torch.bool)
     g_parts: list[tuple] = []
-    messages: list[str] = []
+    messages: list[str] = [] if n == proto.n else [  # never silently fewer examples than asked for
+        f"n={proto.n} was asked for, but the test set has {len(split)} examples, so n={n}"]
     label = row_gradient(spec, eot, stochastic)
     done = 0
     for first in starts:
