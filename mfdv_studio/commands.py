@@ -92,9 +92,10 @@ class Commands:
 
     # ---------------------------------------------------------------- training
     def submit(self, job: jobs.Job) -> None:
+        busy = self.worker.busy()  # asked before submitting: a job that starts at once is not "queued"
         self.worker.submit(job)
-        if self.worker.pending() > 1 or self.worker.current is not None:
-            self.status.message(f"queued: {job.title}")
+        if busy:
+            self.status.message(f"queued behind the running job: {job.title}")
 
     def start_training(self, config, resume: str | None = None) -> None:
         if prefs.allow_downloads(self.settings) and config is not None:
