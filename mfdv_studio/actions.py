@@ -34,6 +34,8 @@ class StudioActions(QObject):
         self.checklist = self._act(r, "Obfuscation &checklist", win.run_checklist)
         # no Esc shortcut: Esc belongs to dialogs and the filter box; cancelling asks first
         self.cancel = self._act(r, "&Cancel job…", win.confirm_cancel)
+        v = win.menuBar().addMenu("&View")  # a closed panel comes back from here
+        v.addAction(win.explorer_dock.toggleViewAction())
 
     def _act(self, menu: QMenu, text: str, slot: Callable, shortcut: str | None = None) -> QAction:
         a = QAction(text, self.win)

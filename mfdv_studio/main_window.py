@@ -96,8 +96,7 @@ class MainWindow(Commands, QMainWindow):
         dock.setWidget(e)
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
         self.resizeDocks([dock], [340], Qt.Horizontal)   # room for a run's name, status and accuracy
-        view = self.menuBar().addMenu("&View")  # a closed panel comes back from here
-        view.addAction(dock.toggleViewAction())
+        self.explorer_dock = dock
 
     def _start_workers(self) -> None:
         """(The job line in the status bar takes started, progress, finished and ready itself.)"""
