@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .attacks import make_attack
+from .devices import describe_device
 from .errors import ConfigError, TrainingDiverged
 from .evaluation import Protocol, Row
+from .experiments import cell_str, ensure_run, report_header, reuse_or_attack, same_config, stored_protocol
 from .loading import load_run
 from .measure import store_row
 from .plots import Series, interval_plot_svg
@@ -72,7 +74,6 @@ def study_configs(exp, scale: str, lambdas: list[float]) -> list[tuple[StudyRun,
 def train_or_diverge(project_path: Path, run: StudyRun, cfg, *, data_root, device, log) -> None:
     """A finished run (reused or trained), or the divergence message of one that
     stopped (also reused: a diverged config is not trained again)."""
-    from .experiments import ensure_run, same_config
 
     for info in Project.open(project_path, create=True).runs():
         if same_config(info.config, cfg.to_dict()) and info.status == "failed" and "training stopped" in info.message:
@@ -93,7 +94,6 @@ def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], pr
                        data_root, dev, log) -> None:
     """PGD-10 single-sample and EOT rows (reused when stored) and, for the scale's
     suite seeds, the adaptive suite."""
-    from .experiments import reuse_or_attack
 
     project = Project.open(project_path)
     _, ds, model = load_run(project, run.run_id, data_root=data_root, device=dev, limit_test=proto.n)
@@ -108,8 +108,6 @@ def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], pr
 
 def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps: float, dev, log) -> Row:
     """The suite's row: reused when one with this protocol, these knobs and these members is stored."""
-    from .experiments import stored_protocol
-
     knobs = dict(sc.get("suite", {}))
     sproto = Protocol(**{**proto.__dict__, "n": int(knobs.pop("n", proto.n))}).validate()
     suite = SuiteSpec(eps=eps, eot_samples=proto.eot_samples, **knobs)
@@ -175,15 +173,10 @@ def _series(runs: list[StudyRun]) -> list[Series]:
 
 
 def _pct(row: Row | None, clean: bool = False) -> str:
-    from .experiments import cell_str
-
     return "—" if row is None else cell_str(row, clean)
 
 
 def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, argv: str, svg_name: str | None) -> str:
-    from .experiments import report_header
-    from .devices import describe_device
-
     lines = report_header(exp, scale, argv, describe_device(dev))
     lines += [f"Protocol: first n={proto.n} test examples (the suite: see its protocol column), prediction = Monte-Carlo "
               f"average of {proto.mc_samples} noise draws, only clean-correct examples attacked, success re-judged on "

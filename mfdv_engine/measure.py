@@ -18,8 +18,13 @@ import numpy as np
 import torch
 
 from .errors import Cancelled
+from .defaults import default_eps_for
 from .evaluation import Protocol, Row, gallery_arrays
-from .loading import load_run
+from .evaluation.boundaries import compute_boundaries
+from .evaluation.checklist import run_checklist
+from .evaluation.suite import evaluate_request, parse_attacks
+from .evaluation.sweeps import run_sweep, sweep_loss
+from .loading import checked_run, load_run
 from .events import EventSink, Progress, RowStored, ignore
 from .store import Project
 from .devices import resolve_device
@@ -30,7 +35,6 @@ ProjectLike = Project | str | os.PathLike
 @dataclass
 class Rows:
     """What an attack or sweep stored; ``cancelled`` when it stopped early (finished rows are kept)."""
-
     run_id: str
     rows: list[Row] = field(default_factory=list)
     cancelled: bool = False
@@ -42,17 +46,12 @@ def _project(p: ProjectLike) -> Project:
 
 def default_eps(project: ProjectLike, run_id: str) -> float:
     """The data set's default ε for a run (one rule: :mod:`mfdv_engine.defaults`)."""
-    from .defaults import default_eps_for
-    from .loading import checked_run
-
     return default_eps_for(checked_run(_project(project), run_id).data.name)
 
 
 def plan_attack(project: ProjectLike, run_id: str, attacks: str, *, eps: float | None = None,
                 params=(), protocol: Protocol | None = None):
     """Check an attack request without loading anything: ``(eps, specs, suite_overrides)``."""
-    from .evaluation.suite import parse_attacks
-
     proto = (protocol or Protocol()).validate()
     e = eps if eps is not None else default_eps(project, run_id)
     specs, suite_over = parse_attacks(attacks, eps=e, params=list(params), eot=proto.eot_samples)
@@ -64,8 +63,6 @@ def attack(project: ProjectLike, run_id: str, attacks: str = "pgd10", *, eps: fl
            on_event: EventSink = ignore, cancel: threading.Event | None = None, dist=None) -> Rows:
     """Attack a run (attack names, ``adaptive`` for the suite) and store every row as it finishes.
     A stochastic model gets a single-sample and an EOT row per gradient attack."""
-    from .evaluation.suite import evaluate_request
-
     proto = (protocol or Protocol()).validate()
     e, specs, suite_over = plan_attack(project, run_id, attacks, eps=eps, params=params, protocol=proto)
 
@@ -82,8 +79,6 @@ def sweep(project: ProjectLike, run_id: str, kind: str, *, values=None, eps: flo
           device: str | torch.device = "auto", on_event: EventSink = ignore,
           cancel: threading.Event | None = None) -> Rows:
     """Robust accuracy against ε, steps or EOT samples; every point stored as a row."""
-    from .evaluation.sweeps import run_sweep, sweep_loss
-
     proto = (protocol or Protocol()).validate()
     sweep_loss(kind, loss)
     e = eps if eps is not None else default_eps(project, run_id)
@@ -130,8 +125,6 @@ def checklist(project: ProjectLike, run_id: str, *, eps: float | None = None, pr
               square_queries: int = 1000, data_root=None, device: str | torch.device = "auto",
               on_event: EventSink = ignore, cancel: threading.Event | None = None) -> list:
     """The obfuscated-gradient checklist; its items and its attack rows are stored."""
-    from .evaluation.checklist import run_checklist
-
     proto = (protocol or Protocol()).validate()
     e = eps if eps is not None else default_eps(project, run_id)
     proj = _project(project)
@@ -151,13 +144,11 @@ def boundaries(project: ProjectLike, run_id: str, *, n_points: int = 300, data_r
                cancel: threading.Event | None = None) -> dict[str, Any]:
     """Decision-boundary data (probability grids for 2-D data; an input slice and feature
     PCA for images), stored as the run's ``boundaries`` result."""
-    from .evaluation.boundaries import compute_boundaries
-
     proj = _project(project)
     with proj.writing():
         dev = _device(device)
         cfg, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=n_points)
-        out = compute_boundaries(model, ds, default_eps(proj, run_id), n_points=n_points, device=dev,
+        out = compute_boundaries(model, ds, default_eps_for(cfg.data.name), n_points=n_points, device=dev,
                                  on_progress=lambda what, frac: on_event(Progress(what, frac)),
                                  cancel=cancel or threading.Event())
         meta = {k: v for k, v in out.items() if not isinstance(v, np.ndarray)}
