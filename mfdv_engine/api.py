@@ -53,7 +53,7 @@ def show(project: ProjectLike, run_id: str) -> RunDetails:
     """A run's record, its robustness rows and its other stored results."""
     proj = _project(project)
     info = proj.run(run_id)
-    results = {name: proj.result(run_id, name)[0] for name in proj.result_names(run_id)}
+    results = {name: proj.result(run_id, name, arrays=False)[0] for name in proj.result_names(run_id)}
     return RunDetails(info, proj.eval_rows(run_id), results)
 
 

@@ -78,8 +78,9 @@ class TablesMixin:
             g = hard_child(_run_of(f, run_id), "results", h5py.Group)
             return sorted(g) if g is not None else []
 
-    def result(self, run_id: str, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """A stored result's ``meta`` and arrays; ProjectError when the run has none by that name."""
+    def result(self, run_id: str, name: str, *, arrays: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """A stored result's ``meta`` and (unless ``arrays`` is False) its arrays; ProjectError
+        when the run has none by that name."""
         self.run(run_id)
         with self._read() as f:
             g = hard_child(_run_of(f, run_id), "results", h5py.Group)
@@ -87,7 +88,7 @@ class TablesMixin:
             if sub is None:
                 raise ProjectError(f"run {run_id!r} has no stored {name} result yet; compute it first")
             check_tree(sub)
-            return attr_json(sub.attrs, "meta", {}, dict), {k: sub[k][()] for k in sub}
+            return attr_json(sub.attrs, "meta", {}, dict), ({k: sub[k][()] for k in sub} if arrays else {})
 
 
 def _safe_key(key: str) -> bool:
