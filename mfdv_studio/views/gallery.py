@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QScrollArea,
                                QVBoxLayout, QWidget)
 
 from mfdv_engine.safetext import printable  # run names, row keys and member names come from the project file
+
+from .sweep_slider import SweepSlider
+from .sweeps import LOSS_NAMES, eps_text
 
 THUMB = 84
 
@@ -32,8 +35,9 @@ def triplets(g: dict, eps: float | None, members: list[dict] | None = None) -> t
     the whole row, k = 0.5 / level, level = ε (or the largest |δ| when ε does not
     bound the perturbation), so ±ε maps to black/white. "success" is the row's
     own verdict where stored (every re-judging draw; for a suite, any member),
-    else the first re-prediction; a suite's examples name the member that broke
-    them first (``members``: the suite row's params).
+    else the first re-prediction; a suite's examples name the member (and its
+    gradient mode) that broke them first, or say they held (``members``: the
+    suite row's params).
     """
     clean = g["clean"].astype(np.float32) / 255.0
     adv = g["adv"].astype(np.float32)
@@ -51,9 +55,9 @@ def triplets(g: dict, eps: float | None, members: list[dict] | None = None) -> t
             b = int(g["broken_by"][i])
             t["success"] = b >= 0
             if b >= 0 and members and b < len(members):
-                t["by"] = f"broken by {members[b]['attack']}"
+                t["by"] = f"broken by {member_text(members[b])}"
             elif b == -1:
-                t["by"] = "survived every member"
+                t["by"] = "held: no member broke it"
                 if members:  # the suite keeps the last member's adversarial for a survivor
                     t["shown"] = f"adversarial shown: {members[-1]['attack']}'s"
         elif "robust" in g and i < len(g["robust"]):
@@ -62,6 +66,26 @@ def triplets(g: dict, eps: float | None, members: list[dict] | None = None) -> t
         t["note"] = "right on this draw, wrong on a later one" if t["success"] and ap == y else ""
         out.append(t)
     return out, k
+
+
+def member_text(m: dict) -> str:
+    """A suite member as a cell names it: its attack and, where stored, its gradient mode."""
+    return f"{m.get('attack', '?')} ({m['gradient']})" if m.get("gradient") else str(m.get("attack", "?"))
+
+
+def protocol_text(row: dict) -> str:
+    """The protocol of the row whose examples are shown, for the legend."""
+    if not row:
+        return ""
+    steps = row.get("steps")
+    loss = row.get("params", {}).get("loss")
+    norm = row.get("norm", "Linf")
+    parts = [str(row.get("attack", "?")), f"{norm} ε={eps_text(row.get('eps'), norm)}",
+             f"{steps} step{'s' if steps != 1 else ''}" if steps else "",
+             f"{LOSS_NAMES.get(loss, loss)}" if loss else "",
+             f"gradients: {row.get('gradient', '?')}", f"EOT samples {row.get('eot_samples', '?')}",
+             f"MC-{row.get('mc_samples', '?')}", f"n={row.get('n', '?')}", f"seed {row.get('seed', '?')}"]
+    return "source row: " + " · ".join(p for p in parts if p)
 
 
 class _Cell(QFrame):
@@ -74,6 +98,7 @@ class _Cell(QFrame):
         self.setCursor(Qt.PointingHandCursor)
         lay = QGridLayout(self)
         lay.setSpacing(2)
+        lay.setContentsMargins(4, 4, 4, 4)
         for col, (key, pred, conf) in enumerate((("clean", t["clean_pred"], t["clean_conf"]), ("pert", None, None),
                                                   ("adv", t["adv_pred"], t["adv_conf"]))):
             img = QLabel()
@@ -90,8 +115,10 @@ class _Cell(QFrame):
             if text:
                 by = QLabel(printable(text))
                 by.setTextFormat(Qt.PlainText)
+                by.setWordWrap(True)  # a member's gradient mode can be long: wrap, not widen the cell
+                by.setAlignment(Qt.AlignCenter)
                 by.setStyleSheet("font-size: 9px")
-                lay.addWidget(by, line, 0, 1, 3, Qt.AlignCenter)
+                lay.addWidget(by, line, 0, 1, 3)
         if t.get("shown"):
             self.setToolTip(printable(t["shown"]))
 
@@ -115,6 +142,8 @@ class GalleryView(QWidget):
         self.run_box.currentIndexChanged.connect(self._run_changed)
         self.key_box.currentIndexChanged.connect(self._key_changed)
         self.filter_box.currentIndexChanged.connect(self._rebuild)
+        self.sweep = SweepSlider()   # hidden unless the row belongs to a sweep
+        self.sweep.row_chosen.connect(self._sweep_chosen)
         top = QHBoxLayout()
         top.addWidget(QLabel("Run"))
         top.addWidget(self.run_box)
@@ -123,21 +152,27 @@ class GalleryView(QWidget):
         top.addWidget(self.filter_box)
         self.grid_host = QWidget()
         self.grid = QGridLayout(self.grid_host)
+        self.grid.setAlignment(Qt.AlignTop | Qt.AlignLeft)  # cells keep their size; a few do not stretch
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_host)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
+        lay.addWidget(self.sweep)
         lay.addWidget(self.legend)
         lay.addWidget(scroll, 1)
         self.items: list[dict] = []
         self.shown: list[int] = []
+        self._cells: list[_Cell] = []
+        self._cols = 0
         self.factor = 1.0
         self._rows: dict[str, list[dict]] = {}
         self._loader = None
         self._current: tuple[str, str, dict] | None = None   # the row shown or being read
         self._wanted: tuple[str, str] | None = None           # a row to show once it is listed
         self.dialog: QDialog | None = None
+        self._viewport = scroll.viewport()
+        self._viewport.installEventFilter(self)   # re-flow the cells when the pane's width changes
 
     def set_source(self, loader, rows_by_run: dict[str, list[dict]], names: dict[str, str]) -> None:
         """``loader(run_id, key)``: the row's gallery arrays, or None when they come later
@@ -185,6 +220,7 @@ class GalleryView(QWidget):
     def _key_changed(self) -> None:
         rid, key = self.run_box.currentData(), self.key_box.currentData()
         row = next((r for r in self._rows.get(rid, []) if r["key"] == key), {})
+        self.sweep.set_row(self._rows.get(rid, []), row)
         if (rid, key, row) == self._current:
             return  # the same row as stored before: what is shown (or on its way) stays
         self._current = (rid, key, row)
@@ -201,6 +237,13 @@ class GalleryView(QWidget):
             self.legend.setText(printable(f"reading the examples of {key}…"))
         self._rebuild()
 
+    @Slot(str)
+    def _sweep_chosen(self, key: str) -> None:
+        """The slider moved: show that row as if it were chosen in the row box."""
+        j = self.key_box.findData(key)
+        if j >= 0:
+            self.key_box.setCurrentIndex(j)
+
     def show_gallery(self, run_id: str, key: str, g: dict) -> None:
         """The arrays of a row; dropped when another row was chosen meanwhile."""
         if self._current is None or self._current[:2] != (run_id, key):
@@ -211,7 +254,9 @@ class GalleryView(QWidget):
             self.legend.setText("this run's inputs are not images; see the decision-boundary view instead")
         else:
             self.items, self.factor = triplets(g, row.get("eps"), row.get("params", {}).get("members"))
+            source = protocol_text(row)
             self.legend.setText(
+                (printable(source) + "\n" if source else "") +
                 f"{len(self.items)} examples · columns: clean | perturbation δ shown as 0.5 + {self.factor:.3g}·δ "
                 f"(×{self.factor:.3g}, ±{0.5 / self.factor:.3g} → black/white) | adversarial · "
                 "red label = attack succeeded, grey = clean prediction wrong (not attacked) · "
@@ -235,11 +280,33 @@ class GalleryView(QWidget):
         mode = self.filter_box.currentIndex()
         self.shown = [i for i, t in enumerate(self.items)
                       if mode == 0 or (mode == 1 and t["success"]) or (mode == 2 and not t["success"])]
-        cols = 3
-        for n, i in enumerate(self.shown):
+        self._cells = []
+        for i in self.shown:
             cell = _Cell(i, self.items[i], THUMB)
             cell.clicked.connect(self.enlarge)
-            self.grid.addWidget(cell, n // cols, n % cols)
+            self._cells.append(cell)
+        self._place()
+
+    def _place(self) -> None:
+        """As many columns as the pane's width holds (at least one): no cell is cut off at the side."""
+        self._cols = self._columns_fit()
+        for cell in self._cells:
+            self.grid.removeWidget(cell)
+        for n, cell in enumerate(self._cells):
+            self.grid.addWidget(cell, n // self._cols, n % self._cols)
+
+    def _columns_fit(self) -> int:
+        if not self._cells:
+            return 0
+        step = max(c.sizeHint().width() for c in self._cells) + self.grid.horizontalSpacing()
+        margins = self.grid.contentsMargins()
+        return max(1, (self._viewport.width() - margins.left() - margins.right()) // max(step, 1))
+
+    def eventFilter(self, obj, e) -> bool:
+        """The pane was resized: re-flow the cells when a column more or less fits."""
+        if obj is self._viewport and e.type() == QEvent.Resize and self._columns_fit() != self._cols:
+            self._place()
+        return False
 
     @Slot(int)
     def enlarge(self, i: int) -> None:

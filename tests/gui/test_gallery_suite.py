@@ -22,7 +22,7 @@ def test_triplets_take_the_suite_verdict_and_name_the_member():
     g = _gallery(broken_by=np.array([1, -1, 2, -2], dtype=np.int16))
     items, _ = triplets(g, 0.1, MEMBERS)
     assert [t["success"] for t in items] == [True, False, True, False]
-    assert [t["by"] for t in items] == ["broken by eot-apgd-cw", "survived every member", "broken by eot-square", ""]
+    assert [t["by"] for t in items] == ["broken by eot-apgd-cw", "held: no member broke it", "broken by eot-square", ""]
 
 
 def test_triplets_use_the_rows_own_verdict_over_the_first_draw():
@@ -38,4 +38,4 @@ def test_gallery_cells_show_the_member(qtbot):
     view.set_source(lambda rid, key: _gallery(broken_by=np.array([0, -1, 2, 1], dtype=np.int16)), {"r001": [row]},
                     {"r001": "demo"})
     texts = [w.text() for w in view.grid_host.findChildren(type(view.legend))]
-    assert "broken by pgd10" in texts and "survived every member" in texts
+    assert "broken by pgd10" in texts and "held: no member broke it" in texts
