@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
 from mfdv_engine.events import Event
 
+from .errors import CRASH_LOG
 from .jobs import Job, JobContext
 
 #: modules jobs import on first use (see Worker._warm_up)
@@ -52,6 +53,7 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
         return f"{exc} (in MFDV Studio: File → Preferences… → Data folder)", details
     if isinstance(exc, MfdvError):
         return str(exc), details
+    CRASH_LOG.error("a job failed with an internal error\n%s", details)
     return (f"An internal error stopped the job ({type(exc).__name__}: {str(exc)[:200]}); "
             "the details below help when reporting it."), details
 

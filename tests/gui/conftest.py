@@ -1,3 +1,4 @@
+import logging
 import os
 
 import pytest
@@ -24,6 +25,31 @@ def _no_running_qthreads(qapp):
     for w in left:  # stop them so later tests are not affected, then fail
         w.stop()
     assert not left, f"test left engine worker threads running: {left}"
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def studio_error_log(request):
+    """Fail the test on any ERROR the studio logged (an exception in a slot or a job's internal
+    error); pytest-qt's exception capture (on by default) fails it on the raise itself.
+    A test that provokes one on purpose marks itself ``@pytest.mark.studio_errors_expected``
+    and reads ``studio_error_log.records``."""
+    from mfdv_studio.errors import CRASH_LOG
+
+    h = _Records()
+    CRASH_LOG.addHandler(h)
+    yield h
+    CRASH_LOG.removeHandler(h)
+    if request.node.get_closest_marker("studio_errors_expected") is None:
+        assert not h.records, "the studio logged errors:\n" + "\n".join(r.getMessage() for r in h.records)
 
 
 @pytest.fixture
