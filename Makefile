@@ -10,7 +10,7 @@ export MFDV_DATA_DIR ?= $(abspath ../shared/datasets)
 .PHONY: run demo test screenshots setup system-deps clean
 
 # the desktop workbench (a demo project in the user data folder when none is given)
-run: $(STAMP)
+run: system-deps $(STAMP)
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 		unset QT_QPA_PLATFORM; $(VENV)/bin/mfdv-studio $(PROJECT); \
 	else \
