@@ -29,10 +29,16 @@ def settle_gc() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .platform_check import problem
+
+    why = problem()
+    if why:  # Qt would abort the process with a message that names the wrong library
+        print(f"mfdv-studio: error: {why}", file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from . import settings as st
+    from . import errors, settings as st
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -46,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         st.data_dir().mkdir(parents=True, exist_ok=True)
         path = str(st.default_project_path())
     win = MainWindow(path)
+    errors.log_to_file(st.data_dir())
+    errors.install(win)
     win.show()
     settle_gc()
     if args.quit_after:
