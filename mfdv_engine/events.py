@@ -31,7 +31,8 @@ class RowStored:
 
 @dataclass(frozen=True)
 class TrainingEvent:
-    """The trainer's own events: ``run``, ``start``, ``step``, ``epoch``, ``finished``."""
+    """The trainer's own events: ``run``, ``start``, ``step``, ``evaluating`` (an epoch's test-set
+    evaluation begins), ``epoch``, ``finished``."""
 
     kind: str
     data: dict[str, Any] = field(default_factory=dict)

@@ -12,6 +12,8 @@ from .jobs import Job
 from .worker import Worker
 
 STEPS = 1000
+#: no ETA before the job has run this long (a rate from the first batch is noise)
+ETA_AFTER_S = 2.0
 
 
 def _dur(s: float) -> str:
@@ -40,7 +42,7 @@ class JobStatus(QObject):
         for w in (self.progress_bar, self.eta_label, self.cancel_button, self.device_label):
             bar.addPermanentWidget(w)
         self.title = ""
-        self._t0 = 0.0
+        self._anchor: tuple[float, float] | None = None   # (time, fraction) of the job's first report
         worker.started.connect(self.started, Qt.QueuedConnection)
         worker.progress.connect(self.progress, Qt.QueuedConnection)
         worker.finished.connect(self.finished, Qt.QueuedConnection)
@@ -54,8 +56,8 @@ class JobStatus(QObject):
 
     @Slot(object)
     def started(self, job: Job) -> None:
-        self._t0 = time.monotonic()
         self.title = job.title
+        self._anchor = None
         self.job_label.setText(printable(job.title))
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setValue(0)
@@ -73,9 +75,20 @@ class JobStatus(QObject):
         frac = max(0.0, min(1.0, fraction))
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setValue(int(STEPS * frac))
-        if frac > 0.01:
-            el = time.monotonic() - self._t0
-            self.eta_label.setText(f"ETA {_dur(el * (1 - frac) / frac)}")
+        eta = self._eta(frac)
+        self.eta_label.setText(f"ETA {_dur(eta)}" if eta is not None else "")
+
+    def _eta(self, frac: float) -> float | None:
+        """Seconds left at the rate seen since the first report (a resumed run starts part-way);
+        None until the rate can be told: 2 s and 2 % of the job seen, or when the fraction went back."""
+        now = time.monotonic()
+        if self._anchor is None or frac < self._anchor[1]:
+            self._anchor = (now, frac)
+            return None
+        t0, f0 = self._anchor
+        if now - t0 < ETA_AFTER_S or frac - f0 < 0.02 or frac >= 1.0:
+            return None
+        return (now - t0) * (1 - frac) / (frac - f0)
 
     def done(self, text: str, finished: bool) -> None:
         """A job ended (``finished``: completely); the text says how."""

@@ -198,3 +198,21 @@ def test_asking_for_more_examples_than_the_test_set_says_so(runs):
     row, _ = evaluate_attack(model, small, make_attack("fgsm", eps=0.1), Protocol(n=30, mc_samples=1, reeval=1),
                              eot=1, device=torch.device("cpu"))
     assert not any("was asked for" in m for m in row.messages)
+
+
+def test_progress_covers_the_whole_job_and_names_each_attack(runs):
+    """Several attacks: one fraction for the whole job, never back, 1.0 only at its end
+    (each attack restarting at 0 % made the studio say 100 % / ETA 0 s mid-job)."""
+    cfg, ds, model = _model(runs, "mfdv")
+    seen: list[tuple[str, float]] = []
+    rows = evaluate(model, ds.test, [make_attack("fgsm", eps=0.1), make_attack("pgd10", eps=0.1)],
+                    Protocol(n=32, mc_samples=2, eot_samples=3, reeval=1, batch_size=16),
+                    device=torch.device("cpu"), on_progress=lambda what, frac: seen.append((what, frac)))
+    fracs = [f for _, f in seen]
+    assert fracs == sorted(fracs) and fracs[-1] == pytest.approx(1.0)
+    assert all(f < 1.0 for f in fracs[:-1])
+    n = len(rows)
+    assert n == 4 and {w.split(":")[0] for w, _ in seen} == {f"attack {k} of {n}" for k in range(1, n + 1)}
+    # an EOT-3 attack weighs three single-sample ones: the first (single-sample FGSM) ends at 1/8 of the job
+    end_first = max(f for w, f in seen if w.startswith("attack 1 of"))
+    assert end_first == pytest.approx(1 / 8)

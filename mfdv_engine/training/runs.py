@@ -221,7 +221,8 @@ def _model_shapes(config: RunConfig, dataset) -> ShapeCheck:
 
 
 def _record(kind: str, row: dict[str, float], curves: dict[str, list[dict]], emit: EventSink) -> None:
-    curves[kind].append(row)
+    if kind in curves:  # ("evaluating" is news, not a curve point)
+        curves[kind].append(row)
     emit(kind, row)
 
 

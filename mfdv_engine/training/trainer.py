@@ -281,6 +281,8 @@ class Trainer(HealthChecks):
 
     def _epoch_row(self, epoch: int, total: _Window, train_time: float) -> dict[str, float]:
         total = self._reduce(total)
+        # said before it starts: on a large test set this takes a while and no step reports meanwhile
+        self.on_event("evaluating", {"epoch": epoch, "n": len(self.dataset.test), "mc_samples": self.prediction_samples})
         test_acc = self.evaluate(self.dataset.test, self.prediction_samples)
         row: dict[str, float] = {
             "epoch": epoch,
