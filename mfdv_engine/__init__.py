@@ -5,7 +5,8 @@ attacks, evaluation and the HDF5 project store. Never imports Qt.
 ``docs/python-api.md``): the use cases of :mod:`mfdv_engine.api` —
 ``open_project``, ``train``, ``resume``, ``attack``, ``sweep``, ``checklist``,
 ``boundaries``, ``reproduce``, ``runs``, ``show``, ``export_csv``,
-``delete_run`` — plus ``evaluate`` and ``import_model`` for models the tool did
+``export_curves``, ``delete_run`` (to the trash), ``restore_run``,
+``trashed_runs``, ``empty_trash`` — plus ``evaluate`` and ``import_model`` for models the tool did
 not train, ``datasets`` for the data sources, and the typed specs
 (``RunConfig``, ``Protocol``) and events. They load on first use, so
 ``import mfdv_engine`` stays cheap for the CLI's ``--help``.
@@ -21,8 +22,8 @@ __version__ = "0.1.0"
 _PUBLIC = {
     **{name: "mfdv_engine.api" for name in (
         "open_project", "train", "resume", "attack", "sweep", "checklist", "boundaries", "reproduce", "runs",
-        "show", "export_csv", "delete_run", "default_eps", "plan_attack", "stored_boundaries", "stored_checklist",
-        "Rows", "RunDetails")},
+        "show", "export_csv", "export_curves", "delete_run", "restore_run", "trashed_runs", "empty_trash",
+        "default_eps", "plan_attack", "stored_boundaries", "stored_checklist", "Rows", "RunDetails", "TrashedRun")},
     "evaluate": "mfdv_engine.byom", "import_model": "mfdv_engine.byom",
     "datasets": "mfdv_engine.data.registry",
     "RunConfig": "mfdv_engine.config", "load_preset": "mfdv_engine.config", "list_presets": "mfdv_engine.config",
@@ -49,9 +50,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .api import (Rows, RunDetails, attack, boundaries, checklist, default_eps, delete_run, export_csv,
-                      open_project, plan_attack, reproduce, resume, runs, show, stored_boundaries,
-                      stored_checklist, sweep, train)
+    from .api import (Rows, RunDetails, TrashedRun, attack, boundaries, checklist, default_eps, delete_run,
+                      empty_trash, export_csv, export_curves, open_project, plan_attack, reproduce, restore_run,
+                      resume, runs, show, stored_boundaries, stored_checklist, sweep, train, trashed_runs)
     from .byom import evaluate, import_model
     from .config import RunConfig, list_presets, load_preset
     from .data.registry import describe_datasets as datasets

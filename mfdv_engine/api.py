@@ -24,11 +24,13 @@ from .events import EventSink, TrainingEvent, ignore
 from .measure import (ProjectLike, Rows, _project, attack, boundaries, checklist, default_eps, plan_attack,
                       store_row, stored_boundaries, stored_checklist, sweep)
 from .store import Project, RunInfo
+from .store_trash import TrashedRun
 
 __all__ = [
-    "ProjectLike", "RunDetails", "Rows", "attack", "boundaries", "checklist", "default_eps", "delete_run",
-    "export_csv", "open_project", "plan_attack", "reproduce", "resume", "runs", "show", "store_row",
-    "stored_boundaries", "stored_checklist", "sweep", "train",
+    "ProjectLike", "RunDetails", "Rows", "TrashedRun", "attack", "boundaries", "checklist", "default_eps",
+    "delete_run", "empty_trash", "export_csv", "export_curves", "open_project", "plan_attack", "reproduce",
+    "restore_run", "resume", "runs", "show", "store_row", "stored_boundaries", "stored_checklist", "sweep", "train",
+    "trashed_runs",
 ]
 
 
@@ -84,11 +86,38 @@ def export_csv(project: ProjectLike, path: str | os.PathLike, run_id: str | None
     return _export(_project(project), path, run_id=run_id)
 
 
+def export_curves(project: ProjectLike, run_ids: list[str] | None, path: str | os.PathLike) -> int:
+    """The stored training curves of ``run_ids`` (None: every run) as CSV, one line per step or epoch;
+    ``-`` is stdout. Returns the number of lines written."""
+    from .export import export_curves as _export
+
+    return _export(_project(project), run_ids, path)
+
+
 def delete_run(project: ProjectLike, run_id: str) -> None:
-    """Remove a run (and its live file) from the project."""
+    """Move a run to the project's trash (:func:`restore_run` brings it back); a run training now is refused."""
     proj = _project(project)
     with proj.writing():
-        proj.delete_run(run_id)
+        proj.trash_run(run_id)
+
+
+def restore_run(project: ProjectLike, run_id: str) -> None:
+    """Bring a deleted run back from the trash; refused if a run with its id exists again."""
+    proj = _project(project)
+    with proj.writing():
+        proj.restore_run(run_id)
+
+
+def trashed_runs(project: ProjectLike) -> list[TrashedRun]:
+    """The deleted runs still in the trash, with when each was deleted."""
+    return _project(project).trashed_runs()
+
+
+def empty_trash(project: ProjectLike) -> list[str]:
+    """Remove the trashed runs for good (the file keeps its size; see ``Project.empty_trash``); their ids."""
+    proj = _project(project)
+    with proj.writing():
+        return proj.empty_trash()
 
 
 def reproduce(experiment: str, *, scale: str, project: str | os.PathLike, data_root=None, device: str = "auto",

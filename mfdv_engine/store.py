@@ -43,6 +43,7 @@ from .h5tree import ShapeCheck, curve_rows, read_curves, read_tree, write_curves
 from .store_records import (DAMAGED, STATUSES, RunInfo, _damaged_info, _read_info, _run_of, _runs_group, _tree_nbytes,
                             now_iso)
 from .store_tables import TablesMixin
+from .store_trash import TrashMixin, trash_group
 
 FORMAT = "mfdv-project"
 VERSION = 1
@@ -50,7 +51,7 @@ VERSION = 1
 LOCK_RETRY_S = 2.0
 
 
-class Project(TablesMixin):
+class Project(TablesMixin, TrashMixin):
     """One ``*.mfdv.h5`` file. Reading is free; writing takes the project lock."""
 
     def __init__(self, path: Path) -> None:
@@ -119,7 +120,7 @@ class Project(TablesMixin):
                 version = attr_int(f.attrs, "version", 0, high=2**31)
                 if version > VERSION:
                     raise ProjectError(f"{self.path} was written by a newer MFDV Studio (format {version}); upgrade to open it")
-                _runs_group(f)  # (other objects at the root are never read: every read starts from 'runs')
+                _runs_group(f)  # (other objects at the root are never read: every read starts from 'runs' or 'trash')
         except OSError as e:
             raise ProjectError(
                 f"{self.path} is not a readable project file ({_short(e)}): it is truncated, damaged or not HDF5; "
@@ -353,7 +354,8 @@ class Project(TablesMixin):
     def create_run(self, config: dict[str, Any], name: str) -> str:
         with self.transaction(grow=len(json.dumps(config)) + 4096) as f:
             runs = f["runs"]
-            n = 1 + max((int(k[1:]) for k in runs if k[1:].isdigit()), default=0)
+            taken = list(runs) + list(trash_group(f) or ())  # a trashed run keeps its id: it can come back
+            n = 1 + max((int(k[1:]) for k in taken if k[1:].isdigit()), default=0)
             run_id = f"r{n:03d}"
             g = runs.create_group(run_id)
             g.attrs.update(
@@ -431,12 +433,6 @@ class Project(TablesMixin):
         with self.transaction() as f:
             f["runs"][run_id].attrs.update(status="running", message="", ended="")
         self.write_live(run_id, status="running", message="", curves=curves, checkpoint=ckpt, epochs_done=done)
-
-    def delete_run(self, run_id: str) -> None:
-        self._find(run_id)  # a damaged run can be deleted
-        with self.transaction() as f:
-            del f["runs"][run_id]
-        self._live_path(run_id).unlink(missing_ok=True)
 
 
 def _verify(tmp: Path, target: Path, need: int, live: bool = False) -> None:

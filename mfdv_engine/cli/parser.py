@@ -126,7 +126,7 @@ def _reproduction_commands(sub) -> None:
 
 
 def _more_project_commands(sub) -> None:
-    """mfdv boundaries, import, export, datasets."""
+    """mfdv boundaries, import, export, delete, trash, datasets."""
     bd = sub.add_parser("boundaries", help="compute and store a run's decision-boundary data (grids, input slice, PCA)")
     bd.add_argument("--project", required=True)
     bd.add_argument("--run", required=True, metavar="ID")
@@ -149,10 +149,25 @@ def _more_project_commands(sub) -> None:
     im.add_argument("--limit", type=int, help="clean accuracy on the first N test examples (default: all)")
     im.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
-    e = sub.add_parser("export", help="write every robustness row (all protocol fields) to CSV")
+    e = sub.add_parser("export", help="write every robustness row (all protocol fields), or the training "
+                       "curves, to CSV")
     e.add_argument("--project", required=True)
     e.add_argument("--run", metavar="ID", help="only this run (default: all)")
-    e.add_argument("--csv", required=True, metavar="OUT", help="the CSV file to write, or - for standard output")
+    out = e.add_mutually_exclusive_group(required=True)
+    out.add_argument("--csv", metavar="OUT", help="the robustness rows' CSV file to write, or - for standard output")
+    out.add_argument("--curves", metavar="OUT", help="the stored training curves instead: one line per step and "
+                     "per epoch (run_id, kind, step, epoch, then each metric), or - for standard output")
+
+    dl = sub.add_parser("delete", help="move a run to the project's trash (`mfdv trash restore ID` brings it back)")
+    dl.add_argument("--project", required=True)
+    dl.add_argument("--run", required=True, metavar="ID")
+
+    tr = sub.add_parser("trash", help="list the deleted runs, restore one, or empty the trash for good")
+    tr.add_argument("action", nargs="?", choices=("list", "restore", "empty"), default="list",
+                    help="list (default): the deleted runs; restore ID: bring one back; empty: remove them for "
+                    "good (the file keeps its size)")
+    tr.add_argument("run", nargs="?", metavar="ID", help="the run to restore")
+    tr.add_argument("--project", required=True)
 
     ds = sub.add_parser("datasets", help="list the data sets: folder layout under --data-root, default "
                         "augmentation, download, decode cache (MFDV_CACHE_DIR)")

@@ -1,4 +1,5 @@
-"""``mfdv runs``, ``show``, ``export``, ``import``, ``datasets``, ``reproduce``: the project and its sources."""
+"""``mfdv runs``, ``show``, ``export``, ``delete``, ``trash``, ``import``, ``datasets``, ``reproduce``:
+the project and its sources."""
 from __future__ import annotations
 
 import argparse
@@ -59,12 +60,45 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 @command("export")
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..export import export_csv
-    from ..store import Project
+    from .. import api
 
-    n = export_csv(Project.open(args.project), args.csv, run_id=args.run)
-    print(f"wrote {n} row(s) to {'standard output' if args.csv == '-' else args.csv}",
-          file=sys.stderr if args.csv == "-" else sys.stdout)
+    if args.curves is not None:
+        out = args.curves
+        n = api.export_curves(args.project, [args.run] if args.run else None, out)
+    else:
+        out = args.csv
+        n = api.export_csv(args.project, out, run_id=args.run)
+    print(f"wrote {n} row(s) to {'standard output' if out == '-' else out}",
+          file=sys.stderr if out == "-" else sys.stdout)
+    return 0
+
+
+@command("delete")
+def cmd_delete(args: argparse.Namespace) -> int:
+    from .. import api
+
+    api.delete_run(args.project, args.run)
+    print(printable(f"moved run {args.run} to the trash; `mfdv trash restore {args.run}` brings it back"))
+    return 0
+
+
+@command("trash")
+def cmd_trash(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..errors import ConfigError
+
+    if args.action == "restore":
+        if not args.run:
+            raise ConfigError("say which run to restore: `mfdv trash restore ID` (`mfdv trash` lists them)")
+        api.restore_run(args.project, args.run)
+        print(printable(f"restored run {args.run}"))
+    elif args.action == "empty":
+        ids = api.empty_trash(args.project)
+        print(printable(f"removed {len(ids)} run(s) for good: {', '.join(ids)}" if ids else "the trash is empty"))
+    else:
+        items = api.trashed_runs(args.project)
+        print("the trash is empty" if not items else "\n".join(
+            printable(f"{t.info.run_id}  {t.info.name:<24} {t.info.status:<11} deleted {t.trashed}") for t in items))
     return 0
 
 
