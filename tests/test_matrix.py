@@ -1,0 +1,144 @@
+"""The runs × attacks matrix and the hyper-parameter table, on planted rows (no training)."""
+import csv
+import io
+import re
+
+import pytest
+
+from planting import COMPARE_NAMES, compare_rows, plant_compare_project, planted_row
+
+from mfdv_engine import api
+from mfdv_engine.evaluation.matrix import (WORST, build_hparams, build_matrix, ci_text, md_escape, tex_escape, to_csv,
+                                           to_latex, to_markdown)
+from mfdv_engine.safetext import printable
+from mfdv_engine.store import RunInfo
+
+
+def _info(rid, name, final=None, config=None):
+    return RunInfo(rid, name, "finished", "", "", "", config or {}, 3, final or {})
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return plant_compare_project(tmp_path_factory.mktemp("compare") / "c.mfdv.h5")
+
+
+@pytest.fixture(scope="module")
+def mat(project):
+    proj = api.open_project(project)
+    infos = api.runs(proj)
+    rows = [dict(r, run_id=i.run_id) for i in infos for r in api.show(proj, i.run_id).rows]
+    return build_matrix(infos, rows)
+
+
+def _column(mat, label):
+    return mat.header().index(label)
+
+
+def test_lines_are_runs_with_clean_accuracy_and_sigma(mat):
+    lines = mat.text_rows()
+    assert [ln[:4] for ln in lines] == [[COMPARE_NAMES[0], "r001", "98.1%", "0.123"],
+                                        [printable(COMPARE_NAMES[1]), "r002", "99.0%", "—"]]
+    assert "\x1b" not in lines[1][0]
+
+
+def test_columns_are_attack_by_gradient_mode_with_eps_only_where_mixed(mat):
+    assert mat.header()[4:] == [WORST, "fgsm, ε=0.1 · single-sample", "fgsm, ε=0.3 · single-sample", "fgsm, ε=0.3 · EOT",
+                                "pgd10 · single-sample", "pgd10 · EOT", "adaptive · worst of members"]
+
+
+def test_cells_hold_the_rows_value_interval_and_key(mat):
+    j = _column(mat, "pgd10 · EOT")
+    cell = mat.cell_at(0, j)
+    want = planted_row("r001", "pgd10", 0.31, steps=10, eot=20)
+    assert cell.key == want["key"] and cell.robust_acc == pytest.approx(0.31)
+    assert (cell.ci_low, cell.ci_high) == (pytest.approx(want["ci_low"]), pytest.approx(want["ci_high"]))
+    assert mat.text_rows()[0][j] == ci_text(0.31, want["ci_low"], want["ci_high"]) == "31.0% ±6.4"
+    assert "EOT-20" in cell.protocol and "n=200" in cell.protocol and "95% CI" in cell.protocol
+
+
+def test_ci_text_is_plus_minus_when_symmetric_and_split_when_lopsided():
+    assert ci_text(0.5, 0.469, 0.531) == "50.0% ±3.1"
+    assert ci_text(0.0, 0.0, 0.019) == "0.0% +1.9/−0.0"
+    assert ci_text(0.31, 0.2821, 0.3393) == "31.0% ±2.9"   # Wilson's slight tilt still reads as ±
+
+
+def test_deterministic_run_fills_both_gradient_modes_with_its_one_row(mat):
+    single, eot = _column(mat, "pgd10 · single-sample"), _column(mat, "pgd10 · EOT")
+    a, b = mat.cell_at(1, single), mat.cell_at(1, eot)
+    assert a.key == b.key and a.shared and b.shared and a.robust_acc == 0.0
+    assert mat.cell_at(0, single).shared is False
+    assert mat.text_rows()[1][_column(mat, "fgsm, ε=0.1 · single-sample")] == "—"   # never measured there
+
+
+def test_worst_case_is_the_lowest_cell_marked_when_columns_are_missing(mat):
+    w = _column(mat, WORST)
+    assert mat.cell_at(0, w).key == mat.cell_at(0, _column(mat, "adaptive · worst of members")).key
+    assert mat.text_rows()[0][w] == mat.text_rows()[0][_column(mat, "adaptive · worst of members")]   # all measured
+    assert mat.text_rows()[1][w] == "0.0% +1.9/−0.0†"   # r002 lacks two columns: an upper bound
+
+
+def test_sweep_rows_and_suite_members_are_no_cells(mat):
+    keys = {c.key for c in mat.cells.values()}
+    planted = {r["key"] for r in compare_rows()}
+    assert not any("sweep=" in k or "in=adaptive" in k for k in keys)
+    assert {k for k in planted if "sweep=" not in k and "in=" not in k} == keys
+    # a sweep-only attack gives no column either
+    only = build_matrix([_info("r001", "x")], [planted_row("r001", "pgd10", 0.1, steps=10, sweep="eps")])
+    assert only.columns == [] and only.text_rows() == [["x", "r001", "—", "—", "—"]]
+
+
+def test_two_eot_sample_counts_of_one_run_keep_the_stronger():
+    rows = [planted_row("r001", "pgd10", 0.4, steps=10, eot=5), planted_row("r001", "pgd10", 0.3, steps=10, eot=50)]
+    mat = build_matrix([_info("r001", "x")], rows)
+    assert len(mat.columns) == 1 and mat.cell_at(0, 5).key == rows[1]["key"] == mat.cell_at(0, 4).key
+    assert "EOT-5/EOT-50" in mat.notes[-1]
+
+
+def test_notes_state_the_protocol_of_every_column(mat):
+    assert len(mat.notes) == 3 + len(mat.columns)
+    note = next(n for n in mat.notes if n.startswith("pgd10 · EOT:"))
+    for part in ("ε=0.3", "10 steps", "EOT-20", "S=20", "MC-15", "n=200", "seed=0"):
+        assert part in note, (part, note)
+
+
+def test_csv_is_the_shown_table_then_the_protocol(mat):
+    text = to_csv(mat)
+    table, notes = text.split("\n# ", 1)
+    assert list(csv.reader(io.StringIO(table))) == [mat.header()] + mat.text_rows()
+    assert ("# " + notes).splitlines() == [f"# {n}" for n in mat.notes]
+
+
+def test_markdown_escapes_markup_and_cell_separators(mat):
+    md = to_markdown(mat)
+    lines = md.splitlines()
+    assert lines[1].startswith("| --- | --- | ---:")
+    line = lines[3]
+    assert r"plain\_net \#2 \& \<b\>\|50%\|\</b\>\\x1b\[2J" in line
+    assert line.count(" | ") == len(mat.header()) - 1   # the name's own pipes split no cell
+    assert "*Protocol.*" in md and all(f"- {md_escape(n)}" in md for n in mat.notes)
+    assert md_escape("a_b*c") == r"a\_b\*c"
+
+
+def test_latex_is_a_booktabs_table_with_escaped_text(mat):
+    tex = to_latex(mat)
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert r"\begin{tabular}{ll" + "r" * (len(mat.header()) - 2) + "}" in tex
+    name = (r"plain\_net \#2 \& \textless{}b\textgreater{}\textbar{}50\%\textbar{}\textless{}/b\textgreater{}"
+            r"\textbackslash{}x1b{[}2J")
+    assert name + " & r002 &" in tex
+    assert r"mfdv $\lambda$=1" in tex and r"31.0\% $\pm$6.4" in tex
+    body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0]
+    assert body.count(r"\\") == 2 and len(re.findall(r"(?<!\\)&", body)) == 2 * (len(mat.header()) - 1)
+    assert "Protocol." in tex and tex_escape(mat.notes[-1]) in tex
+    assert tex_escape("{x}^~$") == r"\{x\}\textasciicircum{}\textasciitilde{}\$"
+
+
+def test_hparams_show_only_keys_that_differ_and_final_metrics(project):
+    infos = api.runs(api.open_project(project))
+    header, lines = build_hparams(infos)
+    assert header[:5] == ["run", "id", "status", "defense.name", "train.lr"]
+    assert header[5:] == ["final clean", "final σ", "final train acc.", "final loss", "epochs"]
+    assert [ln[3:7] for ln in lines] == [["mfdv", "0.01", "98.1%", "0.1234"], ["plain", "0.05", "99.0%", "—"]]
+    one_header, _ = build_hparams(infos[:1])
+    assert "train.batch_size" in one_header and "name" not in one_header   # one run: every key
