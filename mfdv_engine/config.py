@@ -17,6 +17,9 @@ from .validate import BATCH_MAX, COUNT_MAX, EPOCHS_MAX, MC_MAX, SEED_MAX, finite
 
 #: the most examples ``data.limit_train``/``data.limit_test`` may keep (more than any split we load)
 LIMIT_MAX = 100_000_000
+#: ``train.optimizer`` and ``train.schedule`` choices (the studio's wizard offers exactly these)
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "multistep", "constant")
 
 
 @dataclass
@@ -106,8 +109,8 @@ class TrainConfig:
         whole_in("train.batch_size", self.batch_size, 1, BATCH_MAX)
         whole_in("train.eval_mc_samples", self.eval_mc_samples, 1, MC_MAX)
         whole_in("train.log_every", self.log_every, 1, COUNT_MAX)
-        _choice("train.optimizer", self.optimizer, ("sgd", "adam"))
-        _choice("train.schedule", self.schedule, ("cosine", "multistep", "constant"))
+        _choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        _choice("train.schedule", self.schedule, SCHEDULES)
         parse_device(self.device, "train.device")
         finite_in("train.lr", self.lr, 0, 10, low_open=True)
         finite_in("train.weight_decay (2·λ2)", self.weight_decay, 0, 1)
@@ -184,6 +187,22 @@ class RunConfig:
                 raise ConfigError(f"unknown setting {key!r}; see `mfdv show` for the keys a config has")
             node[parts[-1]] = value
         return RunConfig.from_dict(d)
+
+
+def auto_name(cfg: RunConfig) -> str:
+    """A run name read off its config, as the presets are named: ``<data>-<backbone>-<defense>``
+    (``plain`` for no defense), so a list of runs says what each one is."""
+    defense = "plain" if cfg.defense.name == "none" else cfg.defense.name
+    return f"{cfg.data.name}-{cfg.model.name}-{defense}"
+
+
+def auto_description(cfg: RunConfig) -> str:
+    """One sentence from the config itself (never a stale preset's notes once the config changed)."""
+    t = cfg.train
+    epochs = f"{t.epochs} epoch{'s' if t.epochs != 1 else ''}"
+    return (f"{cfg.data.name}, {cfg.model.name}, defense {cfg.defense.name} (stochastic layers: "
+            f"{cfg.model.stochastic}); {t.optimizer} lr {t.lr:g}, {t.schedule} schedule over {epochs}, "
+            f"batch {t.batch_size}, seed {t.seed}.")
 
 
 def parse_value(raw: str) -> Any:

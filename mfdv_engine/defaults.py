@@ -44,6 +44,14 @@ def cw_lr(shape: Sequence[int]) -> float:
     return DEFAULTS[family(shape)]["cw_lr"]
 
 
+def eps_text(eps: float) -> str:
+    """An L∞ ε as people write it: ``8/255`` where it is a whole number of 255ths, else ``0.3``."""
+    k = eps * 255
+    if eps > 0 and abs(k - round(k)) < 1e-6:
+        return f"{int(round(k))}/255"
+    return f"{eps:.4g}"
+
+
 #: the rule as users read it, wherever ε is asked (CLI help, the studio's attack wizard)
 EPS_RULE = "default: 0.3 for MNIST-like data (1×28×28), 8/255 for CIFAR-like"
 

@@ -78,7 +78,7 @@ def _has_pickled_cifar10(root: Path) -> bool:
 
 
 @register_dataset("cifar10", "CIFAR-10, 50,000 + 10,000 colour 32x32 images in 10 classes",
-                  layout=CIFAR10_LAYOUT, augment="crop-flip", downloadable=True, cached=True)
+                  layout=CIFAR10_LAYOUT, augment="crop-flip", downloadable=True, cached=True, test_size=10000)
 def load_cifar10(root: Path, download: bool) -> Dataset:
     """CIFAR-10 via ``torchvision.datasets.CIFAR10`` (``<root>/cifar-10-batches-py``).
 
@@ -117,7 +117,7 @@ def load_cifar10(root: Path, download: bool) -> Dataset:
 
 
 @register_dataset("cifar100", "CIFAR-100, 50,000 + 10,000 colour 32x32 images in 100 classes",
-                  layout=CIFAR100_LAYOUT, augment="crop-flip", downloadable=True)
+                  layout=CIFAR100_LAYOUT, augment="crop-flip", downloadable=True, test_size=10000)
 def load_cifar100(root: Path, download: bool) -> Dataset:
     """CIFAR-100 via ``torchvision.datasets.CIFAR100`` (``<root>/cifar-100-python``)."""
     from torchvision.datasets import CIFAR100

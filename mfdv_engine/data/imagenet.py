@@ -60,7 +60,7 @@ def _tiny_val_samples(base: Path, index: dict[str, int]) -> list[tuple[str, int]
 
 
 @register_dataset("tiny-imagenet", "Tiny ImageNet, 100,000 + 10,000 colour 64x64 images in 200 classes",
-                  layout=TINY_IMAGENET_LAYOUT, augment="crop-flip", downloadable=True, cached=True)
+                  layout=TINY_IMAGENET_LAYOUT, augment="crop-flip", downloadable=True, cached=True, test_size=10000)
 def load_tiny_imagenet(root: Path, download: bool) -> Dataset:
     """Tiny ImageNet from ``<root>/tiny-imagenet-200``; the test split is the labelled ``val`` split.
 
@@ -151,7 +151,7 @@ def _imagenette_split(tv_root: Path, folder_name: str, size: str, split: str, do
 
 
 @register_dataset("imagenette", "Imagenette, 10 easy ImageNet classes, resized to 64x64",
-                  layout=IMAGENETTE_LAYOUT, augment="crop-flip", downloadable=True, cached=True)
+                  layout=IMAGENETTE_LAYOUT, augment="crop-flip", downloadable=True, cached=True, test_size=3925)
 def load_imagenette(root: Path, download: bool) -> Dataset:
     """Imagenette via ``torchvision.datasets.Imagenette`` from ``<root>/imagenette2-160``.
 

@@ -110,7 +110,7 @@ def _read_split(raw: Path, prefix: str) -> Split:
 
 
 @register_dataset("mnist", "MNIST handwritten digits, 60,000 + 10,000 grayscale 28x28 images",
-                  layout=MNIST_LAYOUT, augment="none", downloadable=True)
+                  layout=MNIST_LAYOUT, augment="none", downloadable=True, test_size=10000)
 def load_mnist(root: Path, download: bool) -> Dataset:
     """MNIST from the idx files torchvision downloads into ``<root>/MNIST/raw``."""
     raw = _find_raw(root, download)
@@ -123,7 +123,8 @@ def demo_path() -> Path:
 
 
 @register_dataset("demo", "a small class-balanced subset of real MNIST shipped with the program (no download)",
-                  layout="none: shipped in resources/demo/mnist-demo.npz (--data-root is ignored)", augment="none")
+                  layout="none: shipped in resources/demo/mnist-demo.npz (--data-root is ignored)", augment="none",
+                  test_size=850)
 def load_demo(root: Path, download: bool) -> Dataset:
     """The MNIST subset in ``resources/demo/mnist-demo.npz``; ``root`` and ``download`` are ignored."""
     path = demo_path()

@@ -34,7 +34,9 @@ class DatasetEntry:
     """A registered data set. ``layout``: the files expected under ``--data-root``, written out
     (``<root>/...``); ``augment``: the training augmentation ``data.augment=auto`` means;
     ``downloadable``: whether ``data.download=true`` can fetch it; ``cached``: whether its
-    decoded images go to the decode cache (:func:`~.image_cache.dataset_cache_dir`)."""
+    decoded images go to the decode cache (:func:`~.image_cache.dataset_cache_dir`);
+    ``test_size``: its test split's examples where fixed (None: known only once loaded), so
+    a request for more can be told before anything loads."""
 
     name: str
     loader: Loader
@@ -43,6 +45,7 @@ class DatasetEntry:
     augment: str = "none"
     downloadable: bool = False
     cached: bool = False
+    test_size: int | None = None
 
 
 #: the data sources, filled by the loader modules ``data/__init__`` imports
@@ -50,12 +53,21 @@ DATASETS: Registry[DatasetEntry] = Registry("dataset", DataError, " (`mfdv datas
 
 
 def register_dataset(name: str, description: str, *, layout: str = "", augment: str = "none",
-                     downloadable: bool = False, cached: bool = False):
+                     downloadable: bool = False, cached: bool = False, test_size: int | None = None):
     """Decorator registering ``loader(root: Path, download: bool) -> Dataset`` as ``name``
     (the keywords are the :class:`DatasetEntry` fields)."""
     check_augment(augment)
     return DATASETS.decorator(name, lambda fn: DatasetEntry(name, fn, description, layout, augment, downloadable,
-                                                            cached))
+                                                            cached, test_size))
+
+
+def known_test_size(name: str, limit_test: int | None = None) -> int | None:
+    """How many test examples a run on data set ``name`` (with ``data.limit_test``) can be
+    evaluated on, where that is known without loading it; None where it is not."""
+    size = DATASETS.get(name).test_size if name in DATASETS else None
+    if limit_test is None:
+        return size
+    return limit_test if size is None else min(size, limit_test)
 
 
 def list_datasets() -> list[str]:

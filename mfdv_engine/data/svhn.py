@@ -19,7 +19,7 @@ SVHN_LAYOUT = "<root>/SVHN/train_32x32.mat and <root>/SVHN/test_32x32.mat"
 
 
 @register_dataset("svhn", "SVHN street-view house numbers, 73,257 + 26,032 colour 32x32 digits",
-                  layout=SVHN_LAYOUT, augment="crop", downloadable=True)
+                  layout=SVHN_LAYOUT, augment="crop", downloadable=True, test_size=26032)
 def load_svhn(root: Path, download: bool) -> Dataset:
     """SVHN via ``torchvision.datasets.SVHN``; files in ``<root>/SVHN/`` (or directly in ``root``)."""
     from torchvision.datasets import SVHN

@@ -26,7 +26,7 @@ def make_moons(n: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Ten
 
 
 @register_dataset("moons", "two interleaving half moons in 2-D (2,000 + 1,000 points, generated)",
-                  layout="none: generated on the fly (--data-root is ignored)", augment="none")
+                  layout="none: generated on the fly (--data-root is ignored)", augment="none", test_size=1000)
 def load_moons(root: Path, download: bool) -> Dataset:
     """Generated two-moons points (noise 0.1, fixed seeds); ``root`` and ``download`` are ignored."""
     x_train, y_train = make_moons(2000, 0.1, seed=0)

@@ -25,6 +25,7 @@ import torch
 
 from ..attacks import AttackSpec, make_attack, rng_isolated
 from ..data import Split
+from ..defaults import eps_text
 from ..errors import Cancelled, ConfigError
 from ..stochastic import is_stochastic, mc_predict
 from ..validate import BATCH_MAX, COUNT_MAX, MC_MAX, seed_in, sub_seed, whole_in
@@ -50,6 +51,13 @@ def wilson_ci(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def clamp_message(asked: int, test_size: int) -> str | None:
+    """What a row says when n is more than the test set holds (n is clamped to it); None when it fits."""
+    if asked <= test_size:
+        return None
+    return f"n={asked} was asked for, but the test set has {test_size} examples, so n={test_size}"
 
 
 @dataclass
@@ -120,11 +128,7 @@ LOSS_NAMES = {"ce": "cross-entropy", "cw": "C&W margin", "dlr": "DLR margin"}
 
 
 def _eps_str(eps: float, norm: str) -> str:
-    if norm == "Linf" and eps > 0:
-        k = eps * 255
-        if abs(k - round(k)) < 1e-6:
-            return f"{int(round(k))}/255"
-    return f"{eps:.4g}"
+    return eps_text(eps) if norm == "Linf" else f"{eps:.4g}"
 
 
 @dataclass
@@ -214,8 +218,7 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     t0 = time.perf_counter()
     robust_all, robust_cnt, clean_ok = torch.zeros(m, dtype=torch.bool), torch.zeros(m), torch.zeros(m, dtype=torch.bool)
     g_parts: list[tuple] = []
-    messages: list[str] = [] if n == proto.n else [  # never silently fewer examples than asked for
-        f"n={proto.n} was asked for, but the test set has {len(split)} examples, so n={n}"]
+    messages: list[str] = [m for m in [clamp_message(proto.n, len(split))] if m]  # never silently fewer
     label = row_gradient(spec, eot, stochastic)
     done = 0
     for first in starts:
@@ -327,15 +330,29 @@ def evaluate(model: torch.nn.Module, split: Split, attacks: Iterable[AttackSpec]
     attacks = list(attacks)
     asked = {spec.name for spec in attacks}
     stochastic = is_stochastic(model)
+    units = [(spec, eot) for spec in _with_adaptive_counterparts(attacks, asked, stochastic)
+             for eot in gradient_modes(spec, model, proto.eot_samples)]
     rows = []
-    for spec in _with_adaptive_counterparts(attacks, asked, stochastic):
-        for eot in gradient_modes(spec, model, proto.eot_samples):
-            row, gallery = evaluate_attack(model, split, spec, proto, eot=eot, device=device,
-                                           on_progress=on_progress, cancel=cancel, dist=dist)
-            rows.append(row)
-            if on_row:
-                on_row(row, gallery)
+    for k, (spec, eot) in enumerate(units):
+        row, gallery = evaluate_attack(model, split, spec, proto, eot=eot, device=device,
+                                       on_progress=_unit_progress(on_progress, units, k), cancel=cancel, dist=dist)
+        rows.append(row)
+        if on_row:
+            on_row(row, gallery)
     return rows
+
+
+def _unit_progress(on_progress: Progress | None, units: list[tuple[AttackSpec, int]], k: int) -> Progress | None:
+    """Progress of attack ``k`` as a fraction of the whole job, named "attack k+1 of n": each attack
+    weighed by its noise draws per gradient (an EOT-10 row costs about ten single-sample ones)."""
+    if on_progress is None:
+        return None
+    w = [max(1, spec.gradient_samples(eot)) for spec, eot in units]
+    before, total = sum(w[:k]), sum(w)
+
+    def progress(what: str, frac: float) -> None:
+        on_progress(f"attack {k + 1} of {len(units)}: {what}", (before + frac * w[k]) / total)
+    return progress
 
 
 def _with_adaptive_counterparts(attacks: list[AttackSpec], asked: set[str], stochastic: bool):

@@ -34,6 +34,10 @@ class Normalize(nn.Module):
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 
 
+#: the placements offered as choices (the paper's); :meth:`Placement.parse` accepts any ``linear…`` like them
+PLACEMENTS = ("none", "linear1", "linear12", "linear123", "linear12(1)")
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where stochastic layers go (positions counted back from the classifier)
