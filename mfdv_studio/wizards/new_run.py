@@ -1,111 +1,115 @@
-"""The New Training Run wizard: preset → data set → backbone → defense and its parameters → training → summary."""
+"""The New Training Run wizard: preset, name and data set → backbone and placement → defense and its
+parameters → training → summary. Choices are drop-downs of the engine's registries; the last
+choices come back from QSettings; name and description follow the config unless typed."""
 from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget, QWizard
+from PySide6.QtCore import QSettings, Slot
+from PySide6.QtWidgets import QComboBox, QFormLayout, QPlainTextEdit, QVBoxLayout, QWizard
 
-from mfdv_engine.config import RunConfig, list_presets, load_preset
+from mfdv_engine.config import RunConfig, auto_description, auto_name, list_presets, load_preset
 from mfdv_engine.errors import MfdvError
 from mfdv_engine.safetext import printable  # a duplicated run's config comes from a project file
 
-from .common import Page, err_label
+from .. import settings as st
+from .common import Page, err_label, field_text, note_label, recall, remember, scroll_page, set_field, set_text
+from .run_fields import FieldForm, combo, fmt, registry_choices
 
-
-class _FieldForm(QWidget):
-    """Line edits bound to dotted config keys; each validated on edit."""
-
-    def __init__(self, wizard: "NewRunWizard") -> None:
-        super().__init__()
-        self.wizard = wizard
-        self.form = QFormLayout(self)
-        self.fields: dict[str, tuple[QLineEdit, QLabel]] = {}
-
-    def add(self, key: str, label: str, value) -> QLineEdit:
-        edit = QLineEdit(_fmt(value))
-        err = err_label()
-        box = QWidget()
-        v = QVBoxLayout(box)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(edit)
-        v.addWidget(err)
-        self.form.addRow(label, box)
-        self.fields[key] = (edit, err)
-        edit.setObjectName(key)
-        edit.textChanged.connect(self.wizard.revalidate)
-        return edit
-
-    def clear(self) -> None:
-        while self.form.rowCount():
-            self.form.removeRow(0)
-        self.fields = {}
-
-
-def _fmt(v) -> str:
-    if isinstance(v, str):
-        return printable(v)  # (json.dumps below escapes control characters itself)
-    return json.dumps(v)
+MEMORY = "new_run"
+DEFAULT_PRESET = "demo-lenet-mfdv"
+#: the fields whose change makes an untyped name and description follow
+IDENTITY = ("data.name", "model.name", "model.stochastic")
 
 
 class NewRunWizard(QWizard):
     """Preset → dataset → backbone → defense and its parameters → training → summary."""
 
-    def __init__(self, parent=None, default_device: str = "auto") -> None:
+    def __init__(self, parent=None, default_device: str = "auto", settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New training run")
-        self.base = load_preset("demo-lenet-mfdv") if "demo-lenet-mfdv" in list_presets() else RunConfig()
+        self.settings = settings if settings is not None else st.settings()
+        self.choices = registry_choices()
+        self.base = RunConfig()
         self.errors: dict[str, str] = {}
         self.default_device = default_device
-        self.pages = [self._data_page(), self._form_page("Backbone and where the stochastic layer goes", "model_form"),
-                      self._defense_page(), self._form_page("Training", "train_form"), self._summary_page()]
+        self.copy_of = ""  # the run a duplicate was made from (its description says so)
+        self.typed = {"name": False, "description": False}  # typed by the user: no longer follows the config
+        self._filling = False
+        self._ident: tuple[str, ...] = ()
+        self.pages = [self._data_page(), self._model_page(), self._defense_page(), self._train_page(),
+                      self._summary_page()]
         for p in self.pages:
             p.check = self._page_complete_fn(p)
             self.addPage(p)
         self.currentIdChanged.connect(self._page_changed)
-        self._preset_changed()
+        if not self._restore():
+            self._preset_changed()
 
     # ---------------------------------------------------------------- pages
     def _data_page(self) -> Page:
-        p = Page()
-        p.setTitle("Start from a preset and choose the data set")
-        f = QFormLayout(p)
+        p, body = scroll_page("Start from a preset, name the run and choose the data set")
         self.preset_box = QComboBox()
         self.preset_box.addItem("(none — defaults)", "")
         for name in list_presets():
             self.preset_box.addItem(name, name)
-        self.preset_box.setCurrentIndex(max(0, self.preset_box.findData("demo-lenet-mfdv")))
+        self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(DEFAULT_PRESET)))
         self.preset_box.currentIndexChanged.connect(self._preset_changed)
-        self.preset_desc = QLabel("")
-        self.preset_desc.setTextFormat(Qt.PlainText)
-        self.preset_desc.setWordWrap(True)
-        f.addRow("Preset", self.preset_box)
-        f.addRow("", self.preset_desc)
-        self.data_form = _FieldForm(self)
-        f.addRow(self.data_form)
+        self.data_form = FieldForm(self.revalidate)
+        self.data_form.form.addRow("Preset", self.preset_box)
+        name = self.data_form.add("name", "Run name", "")
+        name.textChanged.connect(lambda t: self._user_typed("name", t))
+        self.description = QPlainTextEdit()
+        self.description.setObjectName("description")
+        self.description.setFixedHeight(self.description.fontMetrics().lineSpacing() * 4 + 12)
+        self.description.textChanged.connect(lambda: self._user_typed("description", self.description.toPlainText()))
+        self.data_form.form.addRow("Description", self.description)
+        c = self.choices
+        self.data_form.add("data.name", "Data set", "", c["data.name"])
+        self.data_form.add("data.augment", "Training augmentation", "", c["data.augment"])
+        self.data_form.add("data.limit_train", "Training examples (null = all)", None)
+        self.data_form.add("data.limit_test", "Test examples (null = all)", None)
+        lay = QVBoxLayout(body)
+        lay.addWidget(self.data_form)
+        lay.addStretch(1)
         return p
 
-    def _form_page(self, title: str, attr: str) -> Page:
-        """A page holding one field form (kept as ``self.<attr>``)."""
-        p = Page()
-        p.setTitle(title)
-        form = _FieldForm(self)
-        setattr(self, attr, form)
-        QVBoxLayout(p).addWidget(form)
+    def _model_page(self) -> Page:
+        p, body = scroll_page("Backbone and where the stochastic layer goes")
+        self.model_form = FieldForm(self.revalidate)
+        self.model_form.add("model.name", "Backbone", "", self.choices["model.name"])
+        self.placement_note = note_label()
+        self.model_form.add("model.stochastic", "Stochastic layer placement", "", self.choices["model.stochastic"],
+                            editable=True, notes=(self.placement_note,))
+        lay = QVBoxLayout(body)
+        lay.addWidget(self.model_form)
+        lay.addStretch(1)
         return p
 
     def _defense_page(self) -> Page:
-        from mfdv_engine.defenses import list_defenses
-
-        p = Page()
-        p.setTitle("Defense and its parameters")
-        lay = QVBoxLayout(p)
-        self.defense_box = QComboBox()
-        self.defense_box.addItems(list_defenses())
+        p, body = scroll_page("Defense and its parameters")
+        lay = QVBoxLayout(body)
+        self.defense_box = combo(self.choices["defense"])
         self.defense_box.currentIndexChanged.connect(self._defense_changed)
-        lay.addWidget(self.defense_box)
-        self.defense_form = _FieldForm(self)
+        top = QFormLayout()
+        top.addRow("Defense", self.defense_box)
+        lay.addLayout(top)
+        self.defense_form = FieldForm(self.revalidate)
         lay.addWidget(self.defense_form)
+        lay.addStretch(1)
+        return p
+
+    def _train_page(self) -> Page:
+        p, body = scroll_page("Training")
+        self.train_form = t = FieldForm(self.revalidate)
+        for key, label in (("epochs", "Epochs"), ("batch_size", "Batch size"), ("lr", "Learning rate")):
+            t.add(f"train.{key}", label, None)
+        t.add("train.optimizer", "Optimizer", "", self.choices["train.optimizer"])
+        t.add("train.schedule", "LR schedule", "", self.choices["train.schedule"])
+        t.add("train.seed", "Seed", None)
+        t.add("train.device", "Device", "", self.choices["train.device"], editable=True)
+        lay = QVBoxLayout(body)
+        lay.addWidget(t)
         lay.addStretch(1)
         return p
 
@@ -120,7 +124,6 @@ class NewRunWizard(QWizard):
         lay.addWidget(self.summary_err)
         return p
 
-    # ---------------------------------------------------------------- building forms
     def _page_complete_fn(self, page):
         def complete() -> bool:
             forms = {self.pages[0]: [self.data_form], self.pages[1]: [self.model_form],
@@ -132,106 +135,199 @@ class NewRunWizard(QWizard):
             return not any(self.errors.get(k) for k in keys)
         return complete
 
+    # ---------------------------------------------------------------- filling
     @Slot()
     def _preset_changed(self) -> None:
         name = self.preset_box.currentData()
+        self.copy_of = ""
         self._fill(load_preset(name) if name else RunConfig())
+        self.typed = {"name": False, "description": False}
 
-    def load_config(self, cfg: RunConfig, name: str | None = None) -> None:
-        """Prefill every page from an existing config (duplicate a run)."""
+    def load_config(self, cfg: RunConfig, name: str | None = None, copy_of: str | None = None) -> None:
+        """Prefill every page from an existing config (duplicate a run). Its description is
+        regenerated from the config (a copied one would describe a run that no longer matches)."""
         cfg = RunConfig.from_dict(cfg.to_dict())
+        self.copy_of = copy_of or ""
+        cfg.description = self._auto_description(cfg)
         if name:
             cfg.name = name
         self.preset_box.blockSignals(True)
         self.preset_box.setCurrentIndex(0)
         self.preset_box.blockSignals(False)
         self._fill(cfg)
+        self.typed = {"name": bool(name), "description": False}
 
     def _fill(self, c: RunConfig) -> None:
         self.base = c
-        self.preset_desc.setText(printable(c.description, multiline=True))
-        self.data_form.clear()
-        self.data_form.add("name", "Run name", c.name)
-        self.data_form.add("data.name", "Data set", c.data.name)
-        self.data_form.add("data.limit_train", "Training examples (null = all)", c.data.limit_train)
-        self.data_form.add("data.limit_test", "Test examples (null = all)", c.data.limit_test)
-        self.model_form.clear()
-        self.model_form.add("model.name", "Backbone", c.model.name)
-        self.model_form.add("model.stochastic", "Stochastic layer placement", c.model.stochastic)
-        self.defense_box.blockSignals(True)
-        self.defense_box.setCurrentText(c.defense.name)
-        self.defense_box.blockSignals(False)
-        self._defense_changed(keep=c.defense.params)
-        self.train_form.clear()
-        for key, label in (("epochs", "Epochs"), ("batch_size", "Batch size"), ("lr", "Learning rate"),
-                           ("optimizer", "Optimizer"), ("schedule", "Schedule"), ("seed", "Seed")):
-            self.train_form.add(f"train.{key}", label, getattr(c.train, key))
-        self.train_form.add("train.device", "Device (auto, cpu, cuda)",
-                            c.train.device if c.train.device != "auto" else self.default_device)
+        self._filling = True
+        try:
+            for form in (self.data_form, self.model_form, self.train_form):
+                for key, (w, _) in form.fields.items():
+                    set_field(w, fmt(_value(c, key)))
+            if c.train.device == "auto":
+                set_field(self.train_form.fields["train.device"][0], self.default_device)
+            self.description.setPlainText(printable(c.description, multiline=True))
+            set_field(self.defense_box, printable(c.defense.name))
+            self._defense_changed(keep=c.defense.params)
+        finally:
+            self._filling = False
+        self._ident = self._identity()
         self.revalidate()
 
     @Slot()
     def _defense_changed(self, *_, keep: dict | None = None) -> None:
         from mfdv_engine.defenses import get_defense
 
-        name = self.defense_box.currentText()
-        params = dict(get_defense(name).default_params())
+        name = field_text(self.defense_box)
+        try:
+            params = dict(get_defense(name).default_params())
+        except MfdvError:
+            params = {}  # an unknown defense (a stranger's config): its error shows on the summary
         if keep and name == self.base.defense.name:
             params.update(keep)
         self.defense_form.clear()
         for k, v in params.items():
-            self.defense_form.add(f"defense.{k}", k, v)
+            self.defense_form.add(f"defense.{k}", printable(k), v)  # (a key of a duplicated run's config)
         self.revalidate()
 
+    def _restore(self) -> bool:
+        """The last accepted choices (QSettings), if any could be read back."""
+        d = recall(self.settings, MEMORY)
+        try:
+            cfg = RunConfig.from_dict(d["config"])
+        except (KeyError, TypeError, MfdvError):
+            return False
+        self.preset_box.blockSignals(True)
+        self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(d.get("preset", ""))))
+        self.preset_box.blockSignals(False)
+        self._fill(cfg)
+        typed = d.get("typed") if isinstance(d.get("typed"), dict) else {}
+        self.typed = {k: bool(typed.get(k)) for k in self.typed}
+        return True
+
+    def accept(self) -> None:
+        """Finish: the choices are remembered for the next time the wizard opens."""
+        try:
+            cfg = self.config()
+            remember(self.settings, MEMORY, {"preset": self.preset_box.currentData() or "", "config": cfg.to_dict(),
+                                             "typed": self.typed})
+        except MfdvError:
+            pass  # nothing valid to remember (the caller reports the error)
+        super().accept()
+
+    # ---------------------------------------------------------------- name and description
+    def _user_typed(self, key: str, text: str) -> None:
+        if not self._filling:
+            self.typed[key] = bool(text.strip())  # cleared: follows the config again
+
+    def _identity(self) -> tuple[str, ...]:
+        fields = {**self.data_form.fields, **self.model_form.fields}
+        return tuple(field_text(fields[k][0]) for k in IDENTITY) + (field_text(self.defense_box),)
+
+    def _auto_description(self, cfg: RunConfig) -> str:
+        return auto_description(cfg) + (f" Copy of {self.copy_of}." if self.copy_of else "")
+
+    def _follow_config(self) -> None:
+        """Regenerate an untyped name and description once data set, backbone, placement or defense changed."""
+        ident = self._identity()
+        if ident == self._ident:
+            return
+        try:
+            cfg = self.base.with_overrides([a for a in self.assignments() if a.split("=", 1)[0] not in self.errors])
+        except MfdvError:
+            return
+        self._ident = ident
+        self._filling = True
+        try:
+            if not self.typed["name"]:
+                set_field(self.data_form.fields["name"][0], printable(auto_name(cfg)))
+            if not self.typed["description"]:
+                self.description.setPlainText(printable(self._auto_description(cfg), multiline=True))
+        finally:
+            self._filling = False
+
     # ---------------------------------------------------------------- config + validation
+    def _forms(self) -> tuple[FieldForm, ...]:
+        return self.data_form, self.model_form, self.defense_form, self.train_form
+
     def assignments(self) -> list[str]:
-        out = [f"defense={self.defense_box.currentText()}"]
-        for form in (self.data_form, self.model_form, self.defense_form, self.train_form):
-            for key, (edit, _) in form.fields.items():
-                out.append(f"{key}={edit.text()}")
+        out = [f"defense={field_text(self.defense_box)}"]
+        for form in self._forms():
+            out += [f"{key}={field_text(w)}" for key, (w, _) in form.fields.items() if key != "name"]
         return out
 
     def config(self) -> RunConfig:
         """The validated config (raises the engine's ConfigError with one sentence)."""
-        return self.base.with_overrides(self.assignments()).validate()
+        cfg = self.base.with_overrides(self.assignments())
+        cfg.name = field_text(self.data_form.fields["name"][0])
+        cfg.description = self.description.toPlainText()
+        return cfg.validate()
 
     def set_value(self, key: str, text: str) -> None:
-        for form in (self.data_form, self.model_form, self.defense_form, self.train_form):
+        if key == "description":
+            self.description.setPlainText(text)
+            return
+        for form in self._forms():
             if key in form.fields:
-                form.fields[key][0].setText(text)
+                set_field(form.fields[key][0], text)
                 return
+        if key == "defense":
+            set_field(self.defense_box, text)
+            return
         raise KeyError(key)
 
     def set_preset(self, name: str) -> None:
-        self.preset_box.setCurrentIndex(self.preset_box.findData(name))
+        i = self.preset_box.findData(name)
+        if i == self.preset_box.currentIndex():
+            self._preset_changed()  # the same preset again: its values back
+        self.preset_box.setCurrentIndex(i)
 
     @Slot()
-    def revalidate(self) -> None:
+    def revalidate(self, *_) -> None:
+        if self._filling:
+            return
         self.errors = {}
-        base = [f"defense={self.defense_box.currentText()}"]
-        for form in (self.data_form, self.model_form, self.defense_form, self.train_form):
-            for key, (edit, err) in form.fields.items():
+        defense = [f"defense={field_text(self.defense_box)}"]
+        for form in self._forms():
+            for key, (w, err) in form.fields.items():
+                if key == "name":
+                    continue
                 try:
-                    self.base.with_overrides(base + [f"{key}={edit.text()}"] if key.startswith("defense.")
-                                             else [f"{key}={edit.text()}"]).validate()
-                    err.setText("")
-                except MfdvError as e:
+                    one = [f"{key}={field_text(w)}"]
                     # the preset itself might not fit another defense; only this field's message counts
+                    self.base.with_overrides(defense + one if key.startswith("defense.") else one).validate()
+                    set_text(err, "")
+                except Exception as e:  # noqa: BLE001 (every failure is this field's sentence)
                     self.errors[key] = str(e)
-                    err.setText(printable(e))
-                except Exception as e:  # noqa: BLE001
-                    self.errors[key] = str(e)
-                    err.setText(printable(e))
+                    set_text(err, printable(e))
+        self._follow_config()
+        self._placement_note()
         try:
-            cfg = self.config()
-            self.summary.setPlainText(json.dumps(cfg.to_dict(), indent=2))
-            self.summary_err.setText("")
+            self.summary.setPlainText(json.dumps(self.config().to_dict(), indent=2))
+            set_text(self.summary_err, "")
         except Exception as e:  # noqa: BLE001
             self.errors["__all__"] = str(e)
-            self.summary_err.setText(printable(e))
+            set_text(self.summary_err, printable(e))
         for p in self.pages:
             p.completeChanged.emit()
+
+    def _placement_note(self) -> None:
+        """Say so where the chosen defense trains with another placement than the one chosen."""
+        from mfdv_engine.defenses.base import DEFENSES
+
+        name, placement = field_text(self.defense_box), field_text(self.model_form.fields["model.stochastic"][0])
+        actual = DEFENSES.get(name).normalise_placement(placement) if name in DEFENSES else placement
+        set_text(self.placement_note, "" if actual == placement else
+                 printable(f"defense {name} trains with placement {actual!r} (it places its own noise)"))
 
     @Slot(int)
     def _page_changed(self, _id: int) -> None:
         self.revalidate()
+
+
+def _value(c: RunConfig, key: str):
+    """The config's value at a dotted key (``train.lr``)."""
+    v = c
+    for part in key.split("."):
+        v = getattr(v, part)
+    return v
