@@ -2,7 +2,8 @@
 
 Each point is a stored row; its 95% interval is an error bar. Series are split by run, gradient mode
 (single-sample dashed with hollow markers, EOT solid), loss and ε; what every series of a plot shares
-(ε, MC samples, n) is said once in its title, the rest in a legend below the plot.
+(ε, MC samples, n) is said once in its title, the rest in a legend below the plot. ε is shown as ε·255
+(8-bit steps 0, 1, 2, 4, 8, … evenly spaced) or as the raw budget, as the user picks.
 """
 from __future__ import annotations
 
@@ -10,26 +11,28 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSizePolicy
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from mfdv_engine.safetext import printable  # run ids and row fields come from the project file
+
+from .plotting import EPS255, PALETTE, TITLE_STYLE, label_axes, legend_row, scale_axes
 
 LOSS_NAMES = {"ce": "CE loss", "cw": "C&W margin loss", "dlr": "DLR loss"}
 #: log-axis ticks (in log10 units, as pyqtgraph wants them): 1, 10, 100, … labelled, then 2 and 5 of each decade;
 #: pyqtgraph's own log ticks crowd a short range (1–100) with overlapping labels
 LOG_TICKS = [[(math.log10(v), str(v)) for v in (1, 10, 100, 1000, 10000)],
              [(math.log10(m * v), str(m * v)) for v in (1, 10, 100, 1000) for m in (2, 5)]]
-#: small titles: a title's width is a minimum width of its column, and three plots share the pane
-TITLE_STYLE = {"size": "9pt", "color": "#444"}
-#: series colours that read on white (matplotlib's tab10)
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 #: sweep kind → (plot title, x field of a row, x-axis label, log x)
 SWEEP_PLOTS = {
-    "eps": ("ε sweep · PGD-10", "eps", "ε, L∞ budget (inputs in [0, 1])", False),
-    "steps": ("steps sweep · PGD", "steps", "PGD steps (log scale)", True),
-    "eot": ("EOT sweep · PGD-10", "eot_samples", "EOT samples S (log; S = 1: single-sample)", True),
+    "eps": ("ε sweep · PGD-10", "eps", "ε, raw (inputs in [0, 1])", False),
+    "steps": ("steps sweep · PGD", "steps", "PGD steps (count, log)", True),
+    "eot": ("EOT sweep · PGD-10", "eot_samples", "EOT samples S (count, log)", True),
 }
+Y_LABEL = "robust accuracy (%) ± 95% CI"
+#: the ε axis choices: combo text, and the x label of the ε·255 axis
+EPS_AXES = {"auto": "ε axis: auto", "255": "ε axis: ε·255 (8-bit steps)", "raw": "ε axis: raw ε"}
+EPS255_LABEL = "ε (×1/255), log₂ spacing"
 
 
 def eps_text(eps, norm: str = "Linf") -> str:
@@ -47,34 +50,64 @@ def gradient_order(g: str) -> tuple:
     return (0, 0) if g == "single-sample" else (1, int(g.split("-")[-1]) if g.split("-")[-1].isdigit() else 0)
 
 
-class SweepPlots(pg.GraphicsLayoutWidget):
-    """One plot per sweep kind (``plots[kind]``), its legend in its own row below it (never over the data)."""
+def eps_on_255(rows: list[dict]) -> bool:
+    """Whether every ε of the ε sweep is a whole number of 8-bit steps (k/255): then ε·255 reads best."""
+    eps = [float(r.get("eps") or 0) for r in rows if r.get("params", {}).get("sweep") == "eps"]
+    return all(abs(e * 255 - round(e * 255)) < 1e-6 for e in eps)
+
+
+class SweepPlots(QWidget):
+    """One plot per sweep kind (``plots[kind]``), its legend in its own row below it (never over the data),
+    and the choice of ε axis above them."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
+        self.eps_axis = QComboBox()
+        for key, text in EPS_AXES.items():
+            self.eps_axis.addItem(text, key)
+        self.eps_axis.setToolTip("auto: ε·255 when every ε is k/255 (8-bit images), else the raw budget")
+        self.eps_axis.currentIndexChanged.connect(self._redraw)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
         self.plots: dict[str, pg.PlotItem] = {}
         for col, (kind, (title, _, xlabel, logx)) in enumerate(SWEEP_PLOTS.items()):
-            p = self.addPlot(row=0, col=col)
+            p = self.graphics.addPlot(row=0, col=col, axisItems=scale_axes())
             p.setTitle(title, **TITLE_STYLE)
-            p.setLabel("bottom", xlabel)
-            p.setLabel("left", "robust acc. (%) ± 95% CI")
-            p.getAxis("bottom").enableAutoSIPrefix(False)  # ε in plain numbers, not "(x0.001)"
+            label_axes(p, Y_LABEL, xlabel)
             p.setLogMode(x=logx)
             if logx:
                 p.getAxis("bottom").setTicks(LOG_TICKS)
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setYRange(0, 100)
-            # plot(name=...) files its curves in p.legend
-            p.legend = pg.LegendItem(labelTextSize="8pt", labelTextColor="#333", verSpacing=-4)
-            p.legend.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
-            self.addItem(p.legend, row=1, col=col)
+            p.legend = legend_row(self.graphics.ci, 1, col, columns=1)  # plot(name=...) files its curves here
             self.plots[kind] = p
-        self.ci.layout.setRowStretchFactor(0, 1)
-        self.ci.layout.setRowStretchFactor(1, 0)
+        self.graphics.ci.layout.setRowStretchFactor(0, 1)
+        self._rows: list[dict] = []
+        top = QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(QLabel("ε shown as"))
+        top.addWidget(self.eps_axis)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.graphics, 1)
+
+    def eps_scale(self) -> bool:
+        """Whether the ε plot shows ε·255 (the user's choice, or auto)."""
+        mode = self.eps_axis.currentData()
+        return mode == "255" or (mode == "auto" and eps_on_255(self._rows))
+
+    @Slot()
+    def _redraw(self) -> None:
+        self.set_rows(self._rows)
 
     def set_rows(self, rows: list[dict]) -> None:
         """Redraw every sweep plot from the table's rows (dicts as stored in the project)."""
+        self._rows = list(rows)
+        on255 = self.eps_scale()
+        p_eps = self.plots["eps"]
+        p_eps.getAxis("bottom").set_scale(EPS255 if on255 else None)
+        label_axes(p_eps, Y_LABEL, EPS255_LABEL if on255 else SWEEP_PLOTS["eps"][2])
         for kind, plot in self.plots.items():
             plot.clear()
             series = sweep_series(rows, kind)
@@ -84,7 +117,7 @@ class SweepPlots(pg.GraphicsLayoutWidget):
             families: dict[tuple, int] = {}  # single-sample and EOT of one run, loss and ε share a colour
             for label, (_, family, rs) in zip(labels, series):
                 color = PALETTE[families.setdefault(family, len(families)) % len(PALETTE)]
-                _plot_series(plot, kind, color, printable(label), rs)
+                _plot_series(plot, kind, color, printable(label), rs, on255)
 
 
 def sweep_series(rows: list[dict], kind: str) -> list[tuple[dict, tuple, list[dict]]]:
@@ -120,11 +153,13 @@ def series_labels(fields: list[dict]) -> tuple[list[str], list[str]]:
     return title, labels
 
 
-def _plot_series(plot: pg.PlotItem, kind: str, color: str, label: str, rs: list[dict]) -> None:
+def _plot_series(plot: pg.PlotItem, kind: str, color: str, label: str, rs: list[dict], on255: bool) -> None:
     """Robust accuracy (%) against the swept value with each point's 95% interval as an error bar;
-    EOT series solid, single-sample dashed."""
+    EOT series solid, single-sample dashed. ``on255``: ε drawn at its ε·255 axis position."""
     _, xkey, _, logx = SWEEP_PLOTS[kind]
     x = np.array([float(r.get(xkey) or 0) for r in rs])
+    if kind == "eps" and on255:
+        x = EPS255.fwd(255 * x)
     y = 100 * np.array([float(r["robust_acc"]) for r in rs])
     lo = 100 * np.array([float(r.get("ci_low", r["robust_acc"])) for r in rs])
     hi = 100 * np.array([float(r.get("ci_high", r["robust_acc"])) for r in rs])

@@ -1,170 +1,101 @@
-"""Live training curves: plot items created once, fed by setData from a timer, one plot per tick."""
-from __future__ import annotations
+"""Live training curves: plot items created once, fed by setData from a timer, one plot per tick.
 
-import functools
-import re
+The live (or shown) run and the runs compared with it are :class:`.runlines.RunLines`: a run alone
+draws each metric in its own colour; compared runs are one colour each on every plot, their metrics
+told apart by line style. Legends sit in layout rows below the plots (:mod:`.plotting`), never over
+the data; the loss axis can be symlog (MFDV's loss is negative by design) or log |loss|.
+"""
+from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers exporters)
-from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from mfdv_engine.safetext import printable  # run names, messages and layer names come from the project file
 
-LAYER_RE = re.compile(r"^sigma_mean\[(.+)\]$")
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+from .curvedata import CurveBuffer
+from .plotting import (LOG_ABS, SYMLOG, SYMLOG_C, TITLE_STYLE, label_axes, legend_row, run_color, sample,
+                       scale_axes)
+from .runlines import Metric, RunLines, layers_of, metrics_of
+
+#: plot key → (title, y-axis label with its unit)
+PLOTS = {
+    "loss": ("loss", "loss (nats)"),
+    "acc": ("accuracy", "accuracy (%)"),
+    "lr": ("learning rate", "learning rate (per step)"),
+    "sigma": ("σ per stochastic layer (line: mean, band: min–max)", "σ (layer-input units)"),
+}
+X_LABEL = "step (batches)"
+#: the loss axis choices: (combo text, scale, axis label saying which)
+LOSS_AXES = {
+    "linear": ("loss axis: linear", None, "loss (nats)"),
+    "symlog": ("loss axis: symlog (keeps negative values)", SYMLOG,
+               f"loss (nats), symlog, c = {SYMLOG_C:g}"),
+    "abs": ("loss axis: log |loss|", LOG_ABS, "|loss| (nats), log scale"),
+}
+NEUTRAL = "#555"   # legend samples of a line style shared by all compared runs
 
 
-def smooth(y: np.ndarray, weight: float, block: int = 256) -> np.ndarray:
-    """Exponential moving average (TensorBoard style, starting at y[0]), weight in [0, 1).
-
-    Vectorised in blocks: within a block y_j = w^(j+1)·acc + (1−w)·Σ_{i≤j} w^(j−i)·x_i,
-    one small matrix product, so a 20,000-point curve costs ~1 ms instead of
-    the 4 ms of a Python loop on every redraw."""
-    if weight <= 0 or len(y) == 0:
-        return y
-    y = np.asarray(y, dtype=float)
-    gain, decay = _ema_kernel(float(weight), block)
-    out = np.empty_like(y)
-    acc = y[0]
-    for s in range(0, len(y), block):
-        x = y[s:s + block]
-        n = len(x)
-        out[s:s + n] = gain[:n, :n] @ x + decay[:n] * acc
-        acc = out[s + n - 1]
+def _as_arrays(curves: dict) -> dict[str, dict[str, np.ndarray]]:
+    """A stored run's curves as float columns; a table without its step column has nothing to draw."""
+    out = {}
+    for kind in ("step", "epoch"):
+        cols = {k: np.asarray(v) for k, v in (curves.get(kind) or {}).items()}
+        cols = {k: v.astype(float) for k, v in cols.items() if v.ndim == 1 and np.issubdtype(v.dtype, np.number)}
+        out[kind] = cols if "step" in cols else {}
     return out
 
 
-@functools.lru_cache(maxsize=8)
-def _ema_kernel(weight: float, block: int) -> tuple[np.ndarray, np.ndarray]:
-    k = np.arange(block)
-    lag = k[:, None] - k[None, :]
-    gain = np.where(lag >= 0, weight ** np.maximum(lag, 0), 0.0) * (1 - weight)
-    return gain, weight ** (k + 1)
-
-
-def envelope(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, points: int = 1000):
-    """The min–max band on at most ``points`` bins (min of the minima, max of the
-    maxima per bin: the same envelope). pyqtgraph's FillBetweenItem rebuilds
-    its polygon from every point on each change: 45 ms at 20,000 points."""
-    if len(x) <= points:
-        return x, lo, hi
-    starts = np.arange(0, len(x), -(-len(x) // points))
-    return x[starts], np.minimum.reduceat(lo, starts), np.maximum.reduceat(hi, starts)
-
-
-class _Columns:
-    """Named float columns that grow by doubling, so reading them is a view, not a copy of every list."""
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.cols: dict[str, np.ndarray] = {"step": np.empty(64)}
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.cols
-
-    def append(self, row: dict, x: float) -> None:
-        cap = len(self.cols["step"])
-        if self.n == cap:
-            for k, v in self.cols.items():
-                grown = np.full(2 * cap, np.nan)
-                grown[:cap] = v
-                self.cols[k] = grown
-            cap *= 2
-        self.cols["step"][self.n] = x
-        for k, v in row.items():
-            if k == "step":
-                continue
-            try:
-                v = float(v)
-            except (TypeError, ValueError):
-                continue
-            if k not in self.cols:
-                self.cols[k] = np.full(cap, np.nan)
-            self.cols[k][self.n] = v
-        self.n += 1
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {k: v[:self.n] for k, v in self.cols.items()}
-
-
-class CurveBuffer:
-    """Points received during a live run, per field: x (global step) and y."""
-
-    def __init__(self) -> None:
-        self.step = _Columns()
-        self.epoch = _Columns()
-        self.dirty = False
-
-    @property
-    def points(self) -> int:
-        return self.step.n + self.epoch.n
-
-    def clear(self) -> None:
-        self.__init__()
-
-    def add(self, kind: str, row: dict) -> None:
-        if kind not in ("step", "epoch"):
-            return
-        cols = self.step if kind == "step" else self.epoch
-        cols.append(row, float(row.get("step", cols.n)))
-        self.dirty = True
-
-    def arrays(self) -> dict[str, dict[str, np.ndarray]]:
-        return {"step": self.step.arrays(), "epoch": self.epoch.arrays()}
-
-
-def _thin(item: pg.PlotDataItem) -> None:
-    """Draw at most about one point per pixel column (long runs reach 10^4-10^5 points)."""
-    item.setDownsampling(auto=True, method="peak")
-    item.setClipToView(True)
-
-
-class _Line:
-    """A raw (faint) and a smoothed line of one field."""
-
-    def __init__(self, plot: pg.PlotItem, name: str, color: str, style=Qt.SolidLine, raw: bool = True) -> None:
-        c = pg.mkColor(color)
-        faint = pg.mkColor(color)
-        faint.setAlpha(60)
-        self.raw = plot.plot([], [], pen=pg.mkPen(faint, width=1, style=style)) if raw else None
-        self.smooth = plot.plot([], [], pen=pg.mkPen(c, width=2, style=style), name=printable(name))
-        for item in (self.raw, self.smooth):
-            if item is not None:
-                _thin(item)
-
-    def set(self, x: np.ndarray, y: np.ndarray, weight: float) -> None:
-        ok = np.isfinite(y) if len(y) else np.zeros(0, bool)
-        x, y = x[ok], y[ok]
-        if self.raw is not None:
-            self.raw.setData(x, y)
-            self.smooth.setData(x, smooth(y, weight))
-        else:
-            self.smooth.setData(x, y)
-
-    def remove(self, plot: pg.PlotItem) -> None:
-        for item in (self.raw, self.smooth):
-            if item is not None:
-                plot.removeItem(item)
+def _notes(counts: dict[str, tuple[int, int]], scale_name: str) -> list[str]:
+    """What a plot did not draw, said in the plot (no series vanishes silently)."""
+    notes = []
+    for label, (bad, off) in counts.items():
+        if off:
+            notes.append(f"{label}: {off} zero value(s) not drawn on {scale_name}")
+        if bad:
+            notes.append(f"{label}: {bad} non-finite value(s) skipped")
+    return notes
 
 
 class TrainingView(QWidget):
+    #: "Export CSV…": the window writes the selected runs' stored curves (read on its reader)
+    curves_export_requested = Signal()
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.buffer = CurveBuffer()
         self.live_run: str | None = None
+        self.main_name = ""
         self.overlays: dict[str, dict] = {}   # run_id -> {"name":, "curves":}
-        self._overlay_items: list[tuple[pg.PlotItem, _Line]] = []
+        self._build_plots()
+        self.main = RunLines(self.plots, main=True)
+        self.compared: list[RunLines] = []
+        self._compared_arrays: list[dict] = []
+        self._main_in_legend = False
+        self._legend_sig: tuple | None = None
+        self._pending: list[pg.PlotItem] = []   # plots whose data changed since they were drawn
+        self._arrays = self.buffer.arrays()
+        self._build_controls()
 
+        self.timer = QTimer(self)
+        self.timer.setInterval(50)   # one plot per tick: each plot at ~5 Hz
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+        self.redraws = 0
+
+    def _build_plots(self) -> None:
+        """Four plots in rows 0 and 2, each with its legend in the row below; the compared runs' legend last."""
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
-        self.p_loss = self.graphics.addPlot(row=0, col=0, title="loss (total, CE, regulariser)")
-        self.p_acc = self.graphics.addPlot(row=0, col=1, title="accuracy (train, test)")
-        self.p_lr = self.graphics.addPlot(row=1, col=0, title="learning rate")
-        self.p_sigma = self.graphics.addPlot(row=1, col=1, title="σ per stochastic layer (mean, min–max band)")
-        for p in (self.p_loss, self.p_acc, self.p_lr, self.p_sigma):
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.legends: dict[str, pg.LegendItem] = {}
+        for i, (key, (title, left)) in enumerate(PLOTS.items()):
+            row, col = 2 * (i // 2), i % 2
+            p = self.graphics.addPlot(row=row, col=col, axisItems=scale_axes())
+            p.setTitle(title, **TITLE_STYLE)
+            label_axes(p, left, X_LABEL)
             # a GridItem in the view, not the axes' own grid (showGrid): with it
             # every repaint replays both axes' pictures over the whole plot, 55-60 ms
             # for the four plots in software rendering against 10 ms with this
@@ -173,59 +104,54 @@ class TrainingView(QWidget):
             grid.setTextPen(None)
             grid.setPen(pg.mkPen(0, 0, 0, 40))
             p.addItem(grid, ignoreBounds=True)
-            p.setLabel("bottom", "step")
-            p.addLegend(offset=(-10, 10))
-        self.lines = {
-            "loss": _Line(self.p_loss, "loss", COLORS[0]),
-            "ce": _Line(self.p_loss, "CE", COLORS[1]),
-            "reg": _Line(self.p_loss, "reg", COLORS[2]),
-            "train_acc": _Line(self.p_acc, "train", COLORS[0]),
-            "test_acc": _Line(self.p_acc, "test", COLORS[1], raw=False),
-            "lr": _Line(self.p_lr, "lr", COLORS[3], raw=False),
-        }
-        self._plot_of = {"loss": self.p_loss, "ce": self.p_loss, "reg": self.p_loss, "train_acc": self.p_acc,
-                         "test_acc": self.p_acc, "lr": self.p_lr}
-        self._plots = [self.p_loss, self.p_acc, self.p_lr, self.p_sigma]
-        self._pending: list[pg.PlotItem] = []   # plots whose data changed since they were drawn
-        self._arrays = self.buffer.arrays()
-        self.p_acc.listDataItems()[-1].setSymbol("o")
-        self.sigma_items: dict[str, tuple] = {}   # layer -> (mean item, min item, max item, fill)
+            self.plots[key] = p
+            self.legends[key] = legend_row(self.graphics.ci, row + 1, col, columns=3)
+        self.run_legend = legend_row(self.graphics.ci, 4, 0, colspan=2, columns=4)
+        self.p_loss, self.p_acc, self.p_lr, self.p_sigma = self.plots.values()
+        self._plots = list(self.plots.values())
 
+    def _build_controls(self) -> None:
         self.smooth_slider = QSlider(Qt.Horizontal)
         self.smooth_slider.setRange(0, 99)
         self.smooth_slider.setValue(60)
-        self.smooth_slider.setToolTip("smoothing (exponential moving average); raw curve stays faint behind")
+        self.smooth_slider.setToolTip("smoothing (exponential moving average) of every run shown; "
+                                      "the live or shown run's raw curve stays faint behind")
         self.smooth_slider.valueChanged.connect(self._mark_dirty)
-        self.logy = QCheckBox("log y (loss)")
-        self.logy.toggled.connect(self._set_log)
+        self.loss_axis = QComboBox()
+        for name, (text, _, _) in LOSS_AXES.items():
+            self.loss_axis.addItem(text, name)
+        self.loss_axis.setToolTip(f"symlog: sign(y)·log10(1+|y|/c), c = {SYMLOG_C:g}, keeps MFDV's negative loss; "
+                                  "log |loss| drops exact zeros (and says so in the plot)")
+        self.loss_axis.currentIndexChanged.connect(self._set_loss_axis)
         self.status = QLabel("no run yet")
         self.status.setTextFormat(Qt.PlainText)  # shows run names and failure sentences
         png = QPushButton("Export PNG…")
         png.clicked.connect(self._export_png_dialog)
         svg = QPushButton("Export SVG…")
         svg.clicked.connect(self._export_svg_dialog)
+        csv_button = QPushButton("Export CSV…")
+        csv_button.setToolTip("the selected runs' stored curves (every run when none is selected), "
+                              "one line per step and per epoch")
+        csv_button.clicked.connect(self.curves_export_requested)
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Smoothing"))
         bar.addWidget(self.smooth_slider, 1)
-        bar.addWidget(self.logy)
+        bar.addWidget(self.loss_axis)
         bar.addWidget(png)
         bar.addWidget(svg)
+        bar.addWidget(csv_button)
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
         lay.addWidget(self.graphics, 1)
         lay.addWidget(self.status)
 
-        self.timer = QTimer(self)
-        self.timer.setInterval(50)   # one plot per tick: each plot at ~5 Hz
-        self.timer.timeout.connect(self.tick)
-        self.timer.start()
-        self.redraws = 0
-
     # ---------------------------------------------------------------- live data
     def start_live(self, run_id: str | None, name: str = "") -> None:
         self.buffer.clear()
         self.live_run = run_id
+        self.main_name = f"{name or run_id or ''} (live)"
+        self._legend_sig = None
         self.status.setText(printable(f"training {name or run_id or ''}…"))
         self.buffer.dirty = True
 
@@ -262,33 +188,42 @@ class TrainingView(QWidget):
         self.buffer.clear()
         self.load_existing(curves)
         self.buffer.dirty = True  # also when the stored run has no points: clear the previous curves
+        self.main_name = label
+        self._legend_sig = None
         self.status.setText(printable(label))
 
-    # ---------------------------------------------------------------- overlays
-    def set_overlays(self, runs: dict[str, dict]) -> None:
-        """``{run_id: {"name": str, "curves": project.curves(run_id)}}`` drawn dashed."""
-        for plot, line in self._overlay_items:
-            line.remove(plot)
-        self._overlay_items = []
+    # ---------------------------------------------------------------- compared runs
+    def set_overlays(self, runs: dict[str, dict], keep_main: bool = True) -> None:
+        """Compare ``{run_id: {"name": str, "curves": project.curves(run_id)}}``: each run one colour on every
+        plot. ``keep_main``: the live run stays (as the first colour); else its curves are cleared, so that a
+        selected run is drawn once, as one of the compared runs."""
+        for lines in [self.main, *self.compared]:
+            lines.remove()
+        if not keep_main:
+            self.buffer.clear()
+            self.main_name = ""
+            if runs:
+                self.status.setText(f"comparing {len(runs)} runs: one colour per run, line style per metric")
         self.overlays = runs
-        for i, (rid, info) in enumerate(runs.items()):
-            color = COLORS[(i + 4) % len(COLORS)]
-            step, epoch = info["curves"].get("step", {}), info["curves"].get("epoch", {})
-            for plot, field, src in ((self.p_loss, "loss", step), (self.p_acc, "test_acc", epoch),
-                                     (self.p_lr, "lr", step), (self.p_sigma, "sigma_mean", step)):
-                if field in src and "step" in src:
-                    line = _Line(plot, f"{info['name']} ({rid})", color, style=Qt.DashLine, raw=False)
-                    line.set(np.asarray(src["step"]), np.asarray(src[field]), 0)
-                    self._overlay_items.append((plot, line))
+        self._main_in_legend = bool(runs) and keep_main
+        offset = int(self._main_in_legend)
+        n = len(runs) + offset
+        self.main = RunLines(self.plots, run_color(0, n) if self._main_in_legend else None, main=True)
+        self.compared = [RunLines(self.plots, run_color(i + offset, n)) for i in range(len(runs))]
+        self._compared_arrays = [_as_arrays(info.get("curves") or {}) for info in runs.values()]
+        self._legend_sig = None
+        self.buffer.dirty = True
 
     # ---------------------------------------------------------------- drawing
     @Slot()
     def _mark_dirty(self) -> None:
         self.buffer.dirty = True
 
-    @Slot(bool)
-    def _set_log(self, on: bool) -> None:
-        self.p_loss.setLogMode(y=on)
+    @Slot(int)
+    def _set_loss_axis(self, _index: int) -> None:
+        _, scale, label = LOSS_AXES[self.loss_axis.currentData()]
+        self.p_loss.getAxis("left").set_scale(scale)
+        label_axes(self.p_loss, label, X_LABEL)
         self.buffer.dirty = True
 
     @Slot()
@@ -318,50 +253,54 @@ class TrainingView(QWidget):
         for plot in self._plots:
             self._draw(plot)
 
-    def _draw(self, plot: pg.PlotItem) -> None:
-        w = self.smooth_slider.value() / 100.0
-        s, e = self._arrays["step"], self._arrays["epoch"]
-        if plot is self.p_sigma:
-            self._draw_sigma(s)
-            return
-        empty = np.zeros(0)
-        for field, line in self.lines.items():
-            if self._plot_of[field] is not plot:
-                continue
-            src = e if field == "test_acc" else s
-            y = src.get(field, empty)
-            x = src["step"] if len(y) else empty
-            if self.logy.isChecked() and field in ("loss", "ce", "reg"):
-                y = np.where(y > 0, y, np.nan)
-            line.set(x, y, w)
+    def _runs(self) -> list[tuple[RunLines, dict]]:
+        return [(self.main, self._arrays), *zip(self.compared, self._compared_arrays)]
 
-    def _draw_sigma(self, s: dict[str, np.ndarray]) -> None:
-        layers = sorted({m.group(1) for k in s for m in [LAYER_RE.match(k)] if m})
-        for i, layer in enumerate(layers):
-            if layer not in self.sigma_items:
-                color = pg.mkColor(COLORS[i % len(COLORS)])
-                band = pg.mkColor(color)
-                band.setAlpha(50)
-                lo = pg.PlotDataItem([], [], pen=pg.mkPen(band))
-                hi = pg.PlotDataItem([], [], pen=pg.mkPen(band))
-                fill = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(band))
-                self.p_sigma.addItem(lo)
-                self.p_sigma.addItem(hi)
-                self.p_sigma.addItem(fill)
-                mean = self.p_sigma.plot([], [], pen=pg.mkPen(color, width=2), name=printable(f"σ {layer}"))
-                _thin(mean)
-                self.sigma_items[layer] = (mean, lo, hi, fill)
-            mean, lo, hi, _ = self.sigma_items[layer]
-            x = s["step"]
-            mean.setData(x, s.get(f"sigma_mean[{layer}]", np.full(len(x), np.nan)), connect="finite")
-            bx, blo, bhi = envelope(x, np.nan_to_num(s.get(f"sigma_min[{layer}]", np.zeros(len(x)))),
-                                    np.nan_to_num(s.get(f"sigma_max[{layer}]", np.zeros(len(x)))))
-            lo.setData(bx, blo)
-            hi.setData(bx, bhi)
-        for layer in list(self.sigma_items):
-            if layer not in layers:
-                for item in self.sigma_items.pop(layer):
-                    self.p_sigma.removeItem(item)
+    def _draw(self, plot: pg.PlotItem) -> None:
+        key = next(k for k, p in self.plots.items() if p is plot)
+        weight = self.smooth_slider.value() / 100.0
+        loss_scale = LOSS_AXES[self.loss_axis.currentData()][1]
+        runs = self._runs()
+        layers = sorted({layer for _, arrays in runs for layer in layers_of(arrays["step"])})
+        counts: dict[str, tuple[int, int]] = {}
+        for lines, arrays in runs:
+            for label, (bad, off) in lines.draw(key, arrays, layers, weight, {"loss": loss_scale}).items():
+                b, o = counts.get(label, (0, 0))
+                counts[label] = (b + bad, o + off)
+        notes = _notes(counts, loss_scale.name if key == "loss" and loss_scale else "")
+        title = printable(self._title(key) + "".join(f"<br>⚠ {n}" for n in notes))
+        if plot.titleLabel.text != title:
+            plot.setTitle(title, **TITLE_STYLE)
+        self._update_legends(runs, layers)
+
+    def _title(self, key: str) -> str:
+        """A plot's title; compared runs draw σ means only (a band each would hide the others)."""
+        if key == "sigma" and self.compared:
+            return "σ per stochastic layer (mean" + (", band: live run's min–max)" if self._main_in_legend else ")")
+        return PLOTS[key][0]
+
+    def _update_legends(self, runs: list[tuple[RunLines, dict]], layers: list[str]) -> None:
+        """Metric legends below each plot (colours for a run alone, line styles when runs are compared) and
+        the compared runs' colours in the bottom row; rebuilt only when what they list changes."""
+        present: dict[str, Metric] = {}
+        for _, arrays in runs:
+            present.update({m.field: m for m in metrics_of(arrays, layers)})
+        compare = bool(self.compared)
+        names = ([self.main_name or "live run"] if self._main_in_legend else []) + \
+            [str(info.get("name") or rid) + f" ({rid})" for rid, info in self.overlays.items()]
+        sig = (compare, tuple(present), tuple(names))
+        if sig == self._legend_sig:
+            return
+        self._legend_sig = sig
+        for legend in [*self.legends.values(), self.run_legend]:
+            legend.clear()
+        for m in present.values():
+            color = NEUTRAL if compare else m.color
+            style = m.style if compare or m.plot != "sigma" else Qt.SolidLine
+            self.legends[m.plot].addItem(sample(color, style, m.symbol), printable(m.label))
+        if compare:
+            for i, (lines, name) in enumerate(zip([self.main] * self._main_in_legend + self.compared, names)):
+                self.run_legend.addItem(sample(lines.color), printable(name))
 
     # ---------------------------------------------------------------- export
     def export(self, path: str) -> None:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mfdv_studio.views.training import CurveBuffer, envelope, smooth
+from mfdv_studio.views.curvedata import CurveBuffer, envelope, smooth
 
 
 def _ema_loop(y, w):
