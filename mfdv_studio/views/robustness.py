@@ -1,4 +1,7 @@
-"""Robustness tables (every number with its protocol), the checklist, and the sweep plots (:mod:`.sweeps`)."""
+"""Robustness tables (every number with its protocol), the checklist, and the sweep plots (:mod:`.sweeps`).
+
+Sweep rows (``params.sweep``) are points of a curve: dozens per sweep would flood the main table, so
+they go to the sweep plots and their own table under them ("Sweep rows"), never to the main table."""
 from __future__ import annotations
 
 import csv
@@ -16,6 +19,10 @@ from .sweeps import LOSS_NAMES, SweepPlots, eps_text, gradient_order
 COLUMNS = ["run", "attack", "ε", "steps", "gradient", "EOT", "MC", "n", "clean", "robust", "95% CI", "time (s)"]
 SORT_ROLE = Qt.UserRole + 1
 SUITE_TINT, MEMBER_TINT = QColor("#d6e4f5"), QColor("#eef3fa")   # a suite's row and its members' rows
+
+
+def is_sweep(r: dict) -> bool:
+    return bool(r.get("params", {}).get("sweep"))
 
 
 def suite_of(r: dict) -> tuple[str, bool]:
@@ -235,9 +242,16 @@ class RobustnessView(QWidget):
 
         self.sweeps = SweepPlots()
         self.p_eps, self.p_steps, self.p_eot = (self.sweeps.plots[k] for k in ("eps", "steps", "eot"))
+        self.sweep_model = EvalTableModel(self)   # the sweeps' points, each with its protocol
+        self.sweep_table = QTableView()
+        self.sweep_table.setModel(self.sweep_model)
+        self.sweep_table.setAlternatingRowColors(True)
+        self.sweep_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.sweep_table.verticalHeader().hide()
         # the sweeps and the checklist share the lower pane as tabs: the three sweep plots need its full width
         self.lower = QTabWidget()
         self.lower.addTab(self.sweeps, "Sweeps")
+        self.lower.addTab(self.sweep_table, "Sweep rows")
         self.lower.addTab(self.checklist, "Checklist")
         upper = QWidget()
         ul = QVBoxLayout(upper)
@@ -279,13 +293,18 @@ class RobustnessView(QWidget):
 
     # ---------------------------------------------------------------- data
     def set_rows(self, rows: list[dict]) -> None:
-        self.model.set_rows(rows)
+        """The main table takes every row but the sweeps' points; those go to the plots and the sweep rows."""
+        self.model.set_rows([r for r in rows if not is_sweep(r)])
+        self.sweep_model.set_rows([r for r in rows if is_sweep(r)])
         self.update_sweeps()
 
     def add_row(self, row: dict) -> None:
-        self.model.add_row(row)
+        if not is_sweep(row):
+            self.model.add_row(row)
+            return
+        self.sweep_model.add_row(row)
         self.update_sweeps()
-        if row.get("params", {}).get("sweep"):
+        if self.lower.currentWidget() is self.checklist:
             self.lower.setCurrentWidget(self.sweeps)  # a sweep is running: show its plot fill in
 
     def set_checklist(self, run_label: str, items: list[dict]) -> None:
@@ -302,7 +321,7 @@ class RobustnessView(QWidget):
             self.checklist.addTopLevelItem(w)
 
     def update_sweeps(self) -> None:
-        self.sweeps.set_rows(self.model.rows())
+        self.sweeps.set_rows(self.sweep_model.rows())
 
     # ---------------------------------------------------------------- slots
     @Slot(QModelIndex, QModelIndex)
