@@ -4,14 +4,14 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from mfdv_engine.safetext import printable  # recent paths are file names a stranger may have chosen
 
 
 class StudioActions(QObject):
-    """File and Run menus; ``open_recent(path)`` when a recent project is chosen."""
+    """File, Edit, Run and View menus; ``open_recent(path)`` when a recent project is chosen."""
 
     open_recent = Signal(str)
 
@@ -22,11 +22,18 @@ class StudioActions(QObject):
         self.new_project = self._act(m, "&New project…", win.new_project_dialog, "Ctrl+N")
         self.open_project = self._act(m, "&Open…", win.open_project_dialog, "Ctrl+O")
         self.recent_menu = m.addMenu("Open &Recent")
+        self.close_project = self._act(m, "&Close project", win.close_project, "Ctrl+W")
         self.save_as = self._act(m, "Save &As…", win.save_as_dialog, "Ctrl+Shift+S")
         self.export_csv = self._act(m, "&Export CSV…", win.export_csv_dialog, "Ctrl+E")
+        self.export_curves = self._act(m, "Export &training curves…", win.export_curves_dialog)
         m.addSeparator()
         self.preferences = self._act(m, "&Preferences…", win.preferences)
         self.quit = self._act(m, "&Quit", win.close, "Ctrl+Q")
+        e = win.menuBar().addMenu("&Edit")
+        # the standard Undo key for its standard meaning; a focused text field still takes it first
+        self.undo = self._act(e, "&Undo", win.undo)
+        self.undo.setShortcuts(QKeySequence.StandardKey.Undo)
+        self.undo.setEnabled(False)
         r = win.menuBar().addMenu("&Run")
         self.new_run = self._act(r, "New &training run…", win.new_training_run, "Ctrl+T")
         # (Ctrl+Shift+A: Ctrl+A stays select-all in tables and text fields)
@@ -36,6 +43,7 @@ class StudioActions(QObject):
         self.cancel = self._act(r, "&Cancel job…", win.confirm_cancel)
         v = win.menuBar().addMenu("&View")  # a closed panel comes back from here
         v.addAction(win.explorer_dock.toggleViewAction())
+        self.set_project_open(False)  # until the window opens one
 
     def _act(self, menu: QMenu, text: str, slot: Callable, shortcut: str | None = None) -> QAction:
         a = QAction(text, self.win)
@@ -44,6 +52,12 @@ class StudioActions(QObject):
         a.triggered.connect(slot)
         menu.addAction(a)
         return a
+
+    def set_project_open(self, is_open: bool) -> None:
+        """The actions that need a project are off while none is open."""
+        for a in (self.close_project, self.save_as, self.export_csv, self.export_curves, self.new_run,
+                  self.new_attack, self.checklist):
+            a.setEnabled(is_open)
 
     def set_recent(self, paths: list[str]) -> None:
         """Rebuild Open Recent from ``paths`` (newest first)."""

@@ -86,12 +86,19 @@ class Commands:
         self.last_error_box = box
         box.open()
 
+    def status_message(self, text: str, ms: int = 4000) -> None:
+        """A line in the status bar (also what :mod:`.errors` says first)."""
+        self.status.message(text, ms)
+
     def confirm(self, title: str, text: str) -> bool:
         """Ask yes/no (tests replace this)."""
         return QMessageBox.question(self, title, text) == QMessageBox.Yes
 
     # ---------------------------------------------------------------- training
     def submit(self, job: jobs.Job) -> None:
+        if self.project_path is None:  # (File ▸ Close project; the menus that need one are off meanwhile)
+            self.show_error(job.title, "No project is open; open or create one first (File ▸ Open… or New project…).")
+            return
         busy = self.worker.busy()  # asked before submitting: a job that starts at once is not "queued"
         self.worker.submit(job)
         if busy:
@@ -105,9 +112,15 @@ class Commands:
                                    data_root=prefs.data_root(self.settings), device=device))
 
     @Slot()
+    def train_demo(self) -> None:
+        """The first screen's button: the demo preset (embedded data, offline, about a minute on a CPU)."""
+        from mfdv_engine.config import load_preset
+        self.start_training(load_preset("demo-lenet-mfdv"))
+
+    @Slot()
     def new_training_run(self) -> None:
         from .wizards import NewRunWizard
-        w = NewRunWizard(self, default_device=prefs.default_device(self.settings))
+        w = NewRunWizard(self, default_device=prefs.default_device(self.settings), settings=self.settings)
         if w.exec() == QDialog.Accepted:
             self._start_from_wizard(w)
 
@@ -127,8 +140,9 @@ class Commands:
         entry = self.snapshot.entry(run_id)
         if entry is None:
             return
-        w = NewRunWizard(self, default_device=prefs.default_device(self.settings))
-        w.load_config(RunConfig.from_dict(entry.info.config), name=f"{entry.info.name}-copy")
+        w = NewRunWizard(self, default_device=prefs.default_device(self.settings), settings=self.settings)
+        # the copy's description is regenerated from its config and says whose copy it is
+        w.load_config(RunConfig.from_dict(entry.info.config), name=f"{entry.info.name}-copy", copy_of=entry.info.name)
         if w.exec() == QDialog.Accepted:
             self._start_from_wizard(w)
 
@@ -137,21 +151,14 @@ class Commands:
         self.submit(jobs.train_job(str(self.project_path), None, resume=run_id, data_root=prefs.data_root(self.settings),
                                    device=prefs.default_device(self.settings)))
 
-    @Slot(str)
-    def delete_run(self, run_id: str) -> None:
-        if run_id == self.live_run:
-            self.show_error("Delete run", "This run is training now; cancel it before deleting it.", "")
-            return
-        if self.confirm("Delete run", printable(f"Delete run {run_id} with its curves, checkpoint and tables? "
-                                                "This cannot be undone.")):
-            self.submit(jobs.delete_job(str(self.project_path), run_id))
-
     # ---------------------------------------------------------------- evaluation
     @Slot()
     def new_attack(self, preselect: list[str] | None = None) -> None:
         from .wizards import AttackWizard
-        runs = [(i.run_id, f"{i.name} ({i.run_id})") for i in self.runs if i.epochs_done > 0]
-        w = AttackWizard(runs, self, preselect=preselect or self.selected_runs())
+        trained = [i for i in self.runs if i.epochs_done > 0]
+        w = AttackWizard([(i.run_id, f"{i.name} ({i.run_id})") for i in trained], self,
+                         preselect=preselect or self.selected_runs(), configs={i.run_id: i.config for i in trained},
+                         settings=self.settings)
         if w.exec() == QDialog.Accepted:
             try:
                 self.start_attack(**w.request())

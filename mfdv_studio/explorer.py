@@ -194,6 +194,15 @@ class ProjectExplorer(QTreeView):
                 out.append(rid)
         return out
 
+    def select_run(self, run_id: str) -> None:
+        """Select one run (its row), as a click would."""
+        for i in range(self.tree.rowCount()):
+            idx = self.tree.index(i, 0)
+            if idx.data(RUN_ID_ROLE) == run_id:
+                flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+                self.selectionModel().select(idx, flags)
+                self.scrollTo(idx)
+
     @Slot()
     def _keep_selection(self) -> None:
         self._kept = self.selected_runs()
@@ -232,7 +241,7 @@ class ProjectExplorer(QTreeView):
         a_att = m.addAction("Attack…")
         a_dup = m.addAction("Duplicate config…")
         m.addSeparator()
-        a_del = m.addAction("Delete…")
+        a_del = m.addAction("Delete")  # to the project's trash: Edit ▸ Undo restores it, so nothing asks first
         chosen = m.exec(self.viewport().mapToGlobal(pos))
         if chosen is a_res:
             self.resume_requested.emit(rid)

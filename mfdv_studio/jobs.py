@@ -63,9 +63,14 @@ def train_job(project_path: str, config=None, *, resume: str | None = None, data
                 state["spe"] = int(data.get("steps_per_epoch", 0))
             elif kind == "step" and state["spe"]:
                 total = state["spe"] * state["epochs"]
-                ctx.progress(f"epoch {int(data['epoch'])}/{state['epochs']}", min(1.0, float(data["step"]) / total))
+                ctx.progress(f"training, epoch {int(data['epoch'])} of {state['epochs']}",
+                             min(1.0, float(data["step"]) / total))
+            elif kind == "evaluating":  # its length is unknown: the bar goes busy rather than stand still
+                ctx.progress(f"evaluating epoch {int(data['epoch'])} of {state['epochs']} on {data['n']} test images "
+                             f"(MC-{data['mc_samples']})", None)
             ctx.emit(kind, data)
 
+        ctx.progress("loading the data set", None)
         kw = dict(data_root=data_root, device=device, on_event=_sink(ctx, on_training), cancel=ctx.cancel)
         summary = api.resume(project_path, resume, **kw) if resume else api.train(project_path, config, **kw)
         return summary.to_dict()
@@ -132,8 +137,17 @@ def boundaries_job(project_path: str, run_id: str, *, data_root=None, device: st
 
 
 def delete_job(project_path: str, run_id: str) -> Job:
+    """Move a run to the project's trash (:func:`restore_job` undoes it)."""
     def fn(ctx: JobContext) -> dict:
         api.delete_run(project_path, run_id)
-        return {"run_id": run_id, "status": "deleted"}
+        return {"run_id": run_id, "status": "finished"}
 
-    return Job("delete", f"Delete {run_id}", fn, {"run_id": run_id})
+    return Job("delete", f"Move {run_id} to the trash", fn, {"run_id": run_id, "project": project_path})
+
+
+def restore_job(project_path: str, run_id: str) -> Job:
+    def fn(ctx: JobContext) -> dict:
+        api.restore_run(project_path, run_id)
+        return {"run_id": run_id, "status": "finished"}
+
+    return Job("restore", f"Restore {run_id}", fn, {"run_id": run_id})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Slot
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWidget, QTabWidget
 
 from mfdv_engine.events import RowStored, TrainingEvent
 from mfdv_engine.safetext import printable  # every string from a file, before it becomes widget text
@@ -21,12 +21,15 @@ from .actions import StudioActions
 from .commands import Commands
 from .explorer import ProjectExplorer, ProjectTreeModel
 from .jobs import Job
+from .project_commands import ProjectCommands
 from .reads import CurvesFor
 from .status import JobStatus
 from .views.boundaries import BoundariesView
+from .views.compare import CompareView
 from .views.gallery import GalleryView
 from .views.robustness import RobustnessView
 from .views.training import TrainingView
+from .views.welcome import WelcomeView
 from .worker import Worker
 
 #: what a failed read is called in its dialog (a gallery's or curves' failure is shown in place instead)
@@ -34,7 +37,7 @@ READ_TITLES = {"open": "Cannot open project", "snapshot": "Cannot read the proje
                "stored": "Show a stored result"}
 
 
-class MainWindow(Commands, QMainWindow):
+class MainWindow(Commands, ProjectCommands, QMainWindow):
     def __init__(self, project_path: str | Path | None = None, *, settings=None) -> None:
         super().__init__()
         self.settings = settings or st.settings()
@@ -45,6 +48,7 @@ class MainWindow(Commands, QMainWindow):
         self.last_error_box: QMessageBox | None = None
         self.errors: list[tuple[str, str, str]] = []
         self.results: list[tuple[str, dict]] = []
+        self.trashed: list[tuple[Path, str]] = []   # what Edit ▸ Undo restores (.project_commands)
         self._build_views()
         self._build_explorer()
         self.worker = Worker("mfdv-engine-worker")            # write jobs (.jobs)
@@ -71,20 +75,30 @@ class MainWindow(Commands, QMainWindow):
         self.robustness = RobustnessView()
         self.gallery = GalleryView()
         self.boundaries = BoundariesView()
+        self.compare = CompareView()
         self.tabs = QTabWidget()
-        for view, name in ((self.training, "Training"), (self.robustness, "Robustness"), (self.gallery, "Gallery"),
-                           (self.boundaries, "Decision boundaries")):
+        for view, name in ((self.training, "Training"), (self.robustness, "Robustness"), (self.compare, "Compare"),
+                           (self.gallery, "Gallery"), (self.boundaries, "Decision boundaries")):
             self.tabs.addTab(view, name)
-        self.setCentralWidget(self.tabs)
+        self.welcome = WelcomeView()   # instead of empty plots while no project or no run is there
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.tabs)
+        self.setCentralWidget(self.pages)
+        self.welcome.demo_requested.connect(self.train_demo)
+        self.welcome.new_run_requested.connect(self.new_training_run)
+        self.welcome.open_requested.connect(self.open_project_dialog)
         self.robustness.attack_requested.connect(self.new_attack)
         self.robustness.checklist_requested.connect(self.run_checklist)
         self.robustness.sweep_requested.connect(self.run_sweep)
         self.boundaries.compute_requested.connect(self.compute_boundaries)
+        self.training.curves_export_requested.connect(self.export_curves_dialog)
 
     def _build_explorer(self) -> None:
         self.run_model = ProjectTreeModel(self)
         self.explorer = e = ProjectExplorer(self.run_model)
         e.runs_selected.connect(self.request_curves)
+        self.compare.attach(self)   # its cells to the gallery, the explorer's selection to its table
         e.resume_requested.connect(self.resume_run)
         e.attack_requested.connect(self.new_attack)
         e.duplicate_requested.connect(self.duplicate_run)
@@ -113,6 +127,8 @@ class MainWindow(Commands, QMainWindow):
     def open_project(self, path, create: bool = True) -> None:
         """Open (or create) a project; jobs submitted from now on go to it."""
         self.project_path = Path(path).expanduser().resolve()
+        self.menus.set_project_open(True)
+        self.update_undo()
         self.reader.submit(reads.open_job(self.project_path, create=create))
 
     @Slot()
@@ -130,7 +146,7 @@ class MainWindow(Commands, QMainWindow):
 
     @Slot(list)
     def request_curves(self, ids: list[str]) -> None:
-        """One selected run: its curves as the main ones; several (or while one trains): dashed overlays."""
+        """One selected run: its curves as the main ones; several (or while one trains): compared, one colour each."""
         if self.project_path is None:
             return
         single = len(ids) == 1 and self.live_run is None
@@ -140,7 +156,8 @@ class MainWindow(Commands, QMainWindow):
 
     def _request_gallery(self, run_id: str, key: str) -> None:
         """The gallery's loader: the arrays come back through :meth:`on_read`."""
-        self.reader.submit(reads.gallery_job(self.project_path, run_id, key), supersede=True)
+        if self.project_path is not None:
+            self.reader.submit(reads.gallery_job(self.project_path, run_id, key), supersede=True)
 
     @Slot(str, str)
     def show_row_examples(self, run_id: str, key: str) -> None:
@@ -149,10 +166,13 @@ class MainWindow(Commands, QMainWindow):
 
     @Slot(str, str)
     def request_stored_result(self, run_id: str, name: str) -> None:
-        self.reader.submit(reads.stored_result_job(self.project_path, run_id, name))
+        if self.project_path is not None:
+            self.reader.submit(reads.stored_result_job(self.project_path, run_id, name))
 
     @Slot(object, object)
     def on_read(self, job: Job, result: object) -> None:
+        if self.project_path is None and not isinstance(result, reads.Exported):
+            return  # read before the project was closed
         if isinstance(result, reads.Opened):
             self._opened(result.snapshot)
         elif isinstance(result, reads.Snapshot):
@@ -162,7 +182,7 @@ class MainWindow(Commands, QMainWindow):
         elif isinstance(result, reads.GalleryArrays):
             self.gallery.show_gallery(result.run_id, result.key, result.arrays)
         elif isinstance(result, reads.StoredResult):
-            self._show_stored(result)
+            self._show_stored(result, focus=job.meta.get("focus", True))
         elif isinstance(result, reads.Exported):
             self.status.message(f"wrote {result.n_rows} rows to {result.path}", 5000)
 
@@ -183,18 +203,31 @@ class MainWindow(Commands, QMainWindow):
         st.push_recent(self.settings, str(snap.path))
         self.menus.set_recent(st.recent_files(self.settings))
         self.show_snapshot(snap)
+        self._show_last_work(snap)
 
     def show_snapshot(self, snap: reads.Snapshot) -> None:
         """Render a snapshot in the explorer, the table, the gallery lists and the boundary runs."""
         if snap.path != self.project_path:
             return  # read before another project was opened
+        self.render_snapshot(snap)
+
+    def render_snapshot(self, snap: reads.Snapshot) -> None:
+        """(An empty snapshot empties the explorer, the table and the lists: File ▸ Close project.)"""
         self.snapshot = snap
+        self._show_page()
         self.run_model.set_snapshot(snap)
         self.explorer.resizeColumnToContents(0)
         self.robustness.set_rows(snap.rows())
+        self.compare.set_snapshot(snap.infos(), snap.rows())
         self.gallery.set_source(self._request_gallery, snap.rows_by_run(), snap.names())
         self.boundaries.set_runs([(i.run_id, f"{i.name} ({i.run_id}, {i.config.get('data', {}).get('name', '?')})")
                                   for i in snap.infos() if i.epochs_done > 0])
+
+    def _show_page(self) -> None:
+        """The welcome page while there is nothing to show, else the tabs."""
+        empty = self.project_path is None or (not self.snapshot.infos() and self.live_run is None)
+        self.welcome.set_state(None if self.project_path is None else printable(self.project_path.name))
+        self.pages.setCurrentWidget(self.welcome if empty else self.tabs)
 
     def _show_curves(self, c: reads.Curves) -> None:
         if c.purpose is CurvesFor.LIVE:
@@ -204,17 +237,31 @@ class MainWindow(Commands, QMainWindow):
             rid, curves = next(iter(c.runs.items()))
             self.training.set_overlays({})
             self.training.show_curves(curves, f"{c.names.get(rid)} ({rid})")
-        else:
+        else:  # every compared run drawn once: the live run stays as the main curves, a shown one is cleared
             self.training.set_overlays({r: {"name": c.names.get(r, r), "curves": cv} for r, cv in c.runs.items()
-                                        if r != self.live_run})
+                                        if r != self.live_run}, keep_main=self.live_run is not None)
 
-    def _show_stored(self, r: reads.StoredResult) -> None:
+    def _show_stored(self, r: reads.StoredResult, focus: bool = True) -> None:
+        view = self.boundaries if r.name == "boundaries" else self.robustness
         if r.name == "boundaries":
             self.boundaries.show_result(r.data)
-            self.tabs.setCurrentWidget(self.boundaries)
         else:
             self.robustness.set_checklist(r.run_id, r.data.get("items", []))
-            self.tabs.setCurrentWidget(self.robustness)
+        if focus:
+            self.tabs.setCurrentWidget(view)
+
+    def _show_last_work(self, snap: reads.Snapshot) -> None:
+        """A reopened project shows where its user left off: the newest trained run selected (its
+        curves in Training) and the newest stored checklist and boundaries in their tabs."""
+        trained = [e for e in snap.entries if e.info.epochs_done > 0]
+        if trained:
+            self.explorer.select_run(trained[-1].info.run_id)
+        for name in ("checklist", "boundaries"):
+            last = next((e.info.run_id for e in reversed(snap.entries) if name in dict(e.results)), None)
+            if last is not None:
+                job = reads.stored_result_job(snap.path, last, name)
+                job.meta["focus"] = False
+                self.reader.submit(job)
 
     # ---------------------------------------------------------------- engine worker slots (GUI thread)
     @Slot(object)
@@ -231,6 +278,7 @@ class MainWindow(Commands, QMainWindow):
 
     def _training_started(self, data: dict) -> None:
         self.live_run = rid = data["run_id"]
+        self._show_page()
         self.run_model.set_live(rid)
         self.training.set_overlays({})
         self.training.start_live(rid, data.get("config", {}).get("name", ""))
@@ -253,6 +301,8 @@ class MainWindow(Commands, QMainWindow):
             self.tabs.setCurrentWidget(self.robustness)
         elif job.kind == "boundaries":
             self.boundaries.show_result(result)
+        elif job.kind in ("delete", "restore"):
+            self.trash_job_returned(job, result)
         self.status.done(f"{job.title}: {status}", finished=status == "finished")
         self.refresh()
 

@@ -183,3 +183,9 @@ def export_job(path: str | Path, target: str) -> Job:
     """Every row of the project as CSV (all protocol fields)."""
     return Job("export", f"Export {Path(target).name}", lambda ctx: Exported(target, api.export_csv(path, target)),
                {"target": target})
+
+
+def curves_export_job(path: str | Path, run_ids: list[str] | None, target: str) -> Job:
+    """The stored training curves of ``run_ids`` (None: every run) as CSV, one line per step or epoch."""
+    return Job("export", f"Export {Path(target).name}",
+               lambda ctx: Exported(target, api.export_curves(path, run_ids, target)), {"target": target})

@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     w.next()
     shot(w, "wizard-training")
     w.close()
-    a = AttackWizard([(i.run_id, f"{i.name} ({i.run_id})") for i in win.runs], win, preselect=["r001"])
+    a = AttackWizard([(i.run_id, f"{i.name} ({i.run_id})") for i in win.runs], win, preselect=["r001"],
+                     configs={i.run_id: i.config for i in win.runs})
     a.show()
     a.next()
     shot(a, "wizard-attack")

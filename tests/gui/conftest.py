@@ -64,5 +64,27 @@ def window(qtbot, tmp_path):
     win.shutdown()
 
 
+@pytest.fixture
+def window_on(qtbot, tmp_path):
+    """``window_on(project)``: a window on a copy of ``project`` (shut down after the test)."""
+    import shutil
+
+    from mfdv_studio.main_window import MainWindow
+
+    opened = []
+
+    def make(project):
+        p = tmp_path / f"copy{len(opened)}.mfdv.h5"
+        shutil.copyfile(project, p)
+        win = MainWindow(p)
+        qtbot.addWidget(win)
+        opened.append(win)
+        return win
+
+    yield make
+    for win in opened:
+        win.shutdown()
+
+
 def wait_results(qtbot, win, n, timeout=90_000):
     qtbot.waitUntil(lambda: len(win.results) + len(win.errors) >= n, timeout=timeout)
