@@ -142,3 +142,15 @@ def test_hparams_show_only_keys_that_differ_and_final_metrics(project):
     assert [ln[3:7] for ln in lines] == [["mfdv", "0.01", "98.1%", "0.1234"], ["plain", "0.05", "99.0%", "—"]]
     one_header, _ = build_hparams(infos[:1])
     assert "train.batch_size" in one_header and "name" not in one_header   # one run: every key
+
+
+def test_worst_case_stays_at_the_runs_main_eps():
+    """A checklist's ε = 1 sanity attack (robust 0 %) is not the run's worst case at its budget."""
+    rows = [planted_row("r001", "pgd10", 0.40, steps=10), planted_row("r001", "pgd10", 0.31, steps=10, eot=5),
+            planted_row("r001", "fgsm", 0.55), planted_row("r001", "pgd", 0.0, steps=100, eps=1.0, eot=5)]
+    mat = build_matrix([_info("r001", "a")], rows)
+    cell, k, measured, columns = mat.worst["r001"]
+    assert cell.robust_acc == pytest.approx(0.31) and mat.columns[k].eps == pytest.approx(0.3)
+    assert (measured, columns) == (3, 3)
+    assert not mat.text_rows()[0][4].endswith("†")
+    assert any("main ε" in n for n in mat.notes)

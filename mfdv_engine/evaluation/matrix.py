@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -31,7 +32,7 @@ FINAL_METRICS = (("clean_acc", "final clean"), ("sigma_mean_end", "final σ"), (
                  ("loss", "final loss"), ("epoch", "epochs"))
 WORST = "worst case"
 WORST_COL = 4   # after run, id, clean and σ: the summary stays in sight however many attacks follow
-PARTIAL_MARK = "†"   # a worst case over fewer columns than the matrix has: an upper bound at best
+PARTIAL_MARK = "†"   # a worst case over fewer columns than the matrix has at its ε: an upper bound at best
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ class Matrix:
     runs: list[RunLine]
     columns: list[Column]
     cells: dict[tuple[str, int], Cell] = field(default_factory=dict)     # (run id, column index)
-    worst: dict[str, tuple[Cell, int, int]] = field(default_factory=dict)  # run id → (cell, column, columns measured)
+    #: run id → (cell, its column, columns measured at the run's main ε, columns the table has at that ε)
+    worst: dict[str, tuple[Cell, int, int, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def header(self) -> list[str]:
@@ -90,7 +92,7 @@ class Matrix:
             line = [r.name, r.run_id, "—" if r.clean_acc is None else f"{r.clean_acc:.1%}",
                     "—" if r.sigma is None else f"{r.sigma:.3g}"]
             w = self.worst.get(r.run_id)
-            line.append("—" if w is None else w[0].text + (PARTIAL_MARK if w[2] < len(self.columns) else ""))
+            line.append("—" if w is None else w[0].text + (PARTIAL_MARK if w[2] < w[3] else ""))
             line += [c.text if (c := self.cells.get((r.run_id, k))) else "—" for k in range(len(self.columns))]
             out.append(line)
         return out
@@ -149,16 +151,24 @@ def build_matrix(infos: Iterable[RunInfo], rows: Iterable[dict[str, Any]]) -> Ma
         if at not in mat.cells or cell.robust_acc < mat.cells[at].robust_acc:  # two EOT S of one run: the stronger
             mat.cells[at] = cell
     for line in runs:
-        mine = [(c, k) for (rid, k), c in mat.cells.items() if rid == line.run_id]
-        if mine:
-            cell, k = min(mine, key=lambda ck: (ck[0].robust_acc, ck[1]))
-            mat.worst[line.run_id] = (cell, k, len({k for _, k in mine}))
+        _worst_of(mat, line.run_id)
     mat.notes = _notes(mat, placed, index)
     return mat
 
 
-def _eps(eps: float, norm: str) -> str:
-    return eps_text(eps) if norm == "Linf" else f"{eps:.4g}"
+def _worst_of(mat: Matrix, run_id: str) -> None:
+    """The run's lowest cell at its main budget: the (norm, ε) most of its cells were measured at
+    (ties: the smaller ε). A checklist's ε = 1 sanity attack or a larger-ε probe is no worst case."""
+    mine = [(c, k) for (rid, k), c in mat.cells.items() if rid == run_id]
+    if not mine:
+        return
+    budgets = Counter((mat.columns[k].norm, mat.columns[k].eps) for _, k in mine)
+    main = min(budgets, key=lambda b: (-budgets[b], b[1]))
+    at_main = [(c, k) for c, k in mine if (mat.columns[k].norm, mat.columns[k].eps) == main]
+    cell, k = min(at_main, key=lambda ck: (ck[0].robust_acc, ck[1]))
+    columns = sum(1 for c in mat.columns if (c.norm, c.eps) == main)
+    mat.worst[run_id] = (cell, k, len({k for _, k in at_main}), columns)
+
 
 
 def _num(v: Any) -> float | None:
@@ -183,7 +193,7 @@ def _columns(placed: list[tuple[dict, tuple, str, bool]], rows: list[dict]) -> l
     for attack, loss, steps, norm, eps, mode in keys:
         label = attack + (f", {LOSS_NAMES.get(loss, loss)}" if loss != "ce" else "")
         label += f", {steps} steps" if len(steps_of[attack]) > 1 and steps else ""
-        label += f", ε={_eps(eps, norm)}" if len(eps_of[attack]) > 1 else ""
+        label += f", ε={eps_text(eps, norm)}" if len(eps_of[attack]) > 1 else ""
         cols.append(Column(attack, loss, steps, norm, eps, mode, printable(f"{label} · {mode}")))
     return cols
 
@@ -218,12 +228,13 @@ def _notes(mat: Matrix, placed: list[tuple[dict, tuple, str, bool]], index: dict
     clean = _joined(r.clean_protocol for r in mat.runs if r.clean_protocol) or "as stored"
     notes = ["cells: robust accuracy ± half-width of its 95% Wilson interval (+up/−down where it is lopsided)",
              f"clean: accuracy on the test set ({clean}); σ: mean learned noise scale at the end of training",
-             f"{WORST}: the lowest cell of the run; {PARTIAL_MARK}: over fewer columns than the table has"]
+             f"{WORST}: the lowest cell of the run at its main ε (the ε most of its cells use); "
+             f"{PARTIAL_MARK}: over fewer columns than the table has at that ε"]
     for k, col in enumerate(mat.columns):
         rs = by_col.get(k, [])
         steps = f", {_joined(r.get('steps') for r in rs)} steps" if col.steps else ""
         notes.append(printable(
-            f"{col.label}: {col.attack} ({col.norm}, ε={_eps(col.eps, col.norm)}{steps}"
+            f"{col.label}: {col.attack} ({col.norm}, ε={eps_text(col.eps, col.norm)}{steps}"
             f"{', ' + LOSS_NAMES.get(col.loss, col.loss) + ' loss' if col.loss != 'ce' else ''}), "
             f"gradients {_joined(r.get('gradient') for r in rs)}, EOT S={_joined(r.get('eot_samples') for r in rs)}, "
             f"MC-{_joined(r.get('mc_samples') for r in rs)}, re-judged on {_joined(r.get('reeval') for r in rs)} "

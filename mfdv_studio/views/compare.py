@@ -90,9 +90,9 @@ class MatrixModel(QAbstractTableModel):
         if cell is None:
             return printable(f"{run.name} ({run.run_id}), clean: {run.clean_protocol or 'as stored'}")
         if j == WORST_COL:
-            _, k, measured = self.matrix.worst[run.run_id]
-            return printable(f"worst case: {self.matrix.columns[k].label} (over {measured} of "
-                             f"{len(self.matrix.columns)} columns)\n{cell.protocol}", multiline=True)
+            _, k, measured, columns = self.matrix.worst[run.run_id]
+            return printable(f"worst case: {self.matrix.columns[k].label} (over {measured} of the {columns} "
+                             f"columns at its ε)\n{cell.protocol}", multiline=True)
         return cell.protocol
 
 
