@@ -44,10 +44,17 @@ def cw_lr(shape: Sequence[int]) -> float:
     return DEFAULTS[family(shape)]["cw_lr"]
 
 
-def eps_text(eps: float) -> str:
-    """An L∞ ε as people write it: ``8/255`` where it is a whole number of 255ths, else ``0.3``."""
+def eps_text(eps: float | None, norm: str = "Linf") -> str:
+    """ε as people write it: a short decimal where one says it exactly (``0.3``, ``0.6``, ``1``),
+    else ``8/255`` where it is a whole number of 255ths (L∞ only), else 4 significant digits."""
+    if eps is None:
+        return ""
+    eps = float(eps)
+    short = f"{eps:.3g}"
+    if abs(float(short) - eps) < 1e-12:
+        return short
     k = eps * 255
-    if eps > 0 and abs(k - round(k)) < 1e-6:
+    if norm == "Linf" and eps > 0 and abs(k - round(k)) < 1e-6:
         return f"{int(round(k))}/255"
     return f"{eps:.4g}"
 

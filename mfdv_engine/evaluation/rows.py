@@ -116,7 +116,7 @@ class Row:
         steps += f", {LOSS_NAMES.get(self.params['loss'], self.params['loss'])} loss" if "loss" in self.params else ""
         judged = ("prediction: one pass" if self.gradient == DETERMINISTIC else
                   f"prediction: MC-{self.mc_samples}, success re-judged on {self.reeval} draws")
-        return (f"{self.attack} ({self.norm}, ε={_eps_str(self.eps, self.norm)}{steps}), gradients: {self.gradient}, "
+        return (f"{self.attack} ({self.norm}, ε={eps_text(self.eps, self.norm)}{steps}), gradients: {self.gradient}, "
                 f"{judged}, n={self.n}, seed={self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,9 +126,6 @@ class Row:
 #: how a row's ``params["loss"]`` reads in its protocol line
 LOSS_NAMES = {"ce": "cross-entropy", "cw": "C&W margin", "dlr": "DLR margin"}
 
-
-def _eps_str(eps: float, norm: str) -> str:
-    return eps_text(eps) if norm == "Linf" else f"{eps:.4g}"
 
 
 @dataclass

@@ -36,7 +36,11 @@ def run_color(i: int, n: int) -> pg.QtGui.QColor:
 def label_axes(plot: pg.PlotItem, left: str, bottom: str) -> None:
     """Both axis labels (with their units) and no SI-prefix rescaling: "(x0.001)" hides the unit."""
     for side, text in (("left", left), ("bottom", bottom)):
-        plot.getAxis(side).enableAutoSIPrefix(False)
+        axis = plot.getAxis(side)
+        # pyqtgraph still rescales a disabled axis whose range lies in (0, 1) — ε from 0 to 0.3 read
+        # "0 … 300" with no "(x0.001)" — unless no range enables the prefix at all
+        axis.setSIPrefixEnableRanges(())
+        axis.enableAutoSIPrefix(False)
         plot.setLabel(side, text, **LABEL_STYLE)
 
 

@@ -7,6 +7,7 @@ Each point is a stored row; its 95% interval is an error bar. Series are split b
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from mfdv_engine.defaults import eps_text  # (re-exported: the table, gallery and slider say ε alike)
 from mfdv_engine.safetext import printable  # run ids and row fields come from the project file
 
 from .plotting import EPS255, PALETTE, TITLE_STYLE, label_axes, legend_row, scale_axes
@@ -33,16 +35,6 @@ Y_LABEL = "robust accuracy (%) ± 95% CI"
 #: the ε axis choices: combo text, and the x label of the ε·255 axis
 EPS_AXES = {"auto": "ε axis: auto", "255": "ε axis: ε·255 (8-bit steps)", "raw": "ε axis: raw ε"}
 EPS255_LABEL = "ε (×1/255), log₂ spacing"
-
-
-def eps_text(eps, norm: str = "Linf") -> str:
-    """ε as the table shows it: k/255 where it is one, else 4 significant digits."""
-    if eps is None:
-        return ""
-    k = float(eps) * 255
-    if norm == "Linf" and eps > 0 and abs(k - round(k)) < 1e-6:
-        return f"{int(round(k))}/255"
-    return f"{float(eps):.4g}"
 
 
 def gradient_order(g: str) -> tuple:
@@ -113,7 +105,9 @@ class SweepPlots(QWidget):
             series = sweep_series(rows, kind)
             common, labels = series_labels([fields for fields, _, _ in series])
             # the shared protocol, said once
-            plot.setTitle(printable(" · ".join([SWEEP_PLOTS[kind][0]] + common)), **TITLE_STYLE)
+            # (two lines: three plots share the pane, and one line ran past the third's edge at 1280 px)
+            plot.setTitle(html.escape(SWEEP_PLOTS[kind][0]) + "<br>" + html.escape(printable(" · ".join(common))),
+                          **TITLE_STYLE)
             families: dict[tuple, int] = {}  # single-sample and EOT of one run, loss and ε share a colour
             for label, (_, family, rs) in zip(labels, series):
                 color = PALETTE[families.setdefault(family, len(families)) % len(PALETTE)]

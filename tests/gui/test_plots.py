@@ -264,3 +264,24 @@ def test_the_window_draws_each_selected_run_once(window):
     view.refresh()
     assert view.buffer.points == 0 and not view.main.curves_on("loss")
     assert len(view.compared) == 3 and len(view.p_loss.listDataItems()) == 3 * PER_PLOT["loss"]
+
+
+def test_an_axis_between_0_and_1_is_never_rescaled_silently(qtbot):
+    """pyqtgraph rescaled a (0, 1) range by 1000 even with its SI prefix off: ε 0–0.3 read "0 … 300"."""
+    import pyqtgraph as pg
+
+    from mfdv_studio.views.plotting import label_axes
+
+    w = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(w)
+    p = w.addPlot()
+    p.plot([0, 0.1, 0.3], [1, 2, 3])
+    p.setLabel("bottom", "x")
+    w.show()
+    p.setXRange(0, 0.3, padding=0)
+    label_axes(p, "y (units)", "ε, raw")
+    for lo, hi in ((0, 0.3), (0, 0.003), (0, 0.9)):
+        p.setXRange(lo, hi, padding=0)
+        ax = p.getAxis("bottom")
+        assert ax.autoSIPrefixScale == 1.0 and ax.labelUnitPrefix == ""
+        assert ax.tickStrings([hi], ax.scale * ax.autoSIPrefixScale, hi)[0] == f"{hi:g}"
