@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QModelIndex, QObject, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeView
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView
 
 from mfdv_engine.safetext import printable  # run names, messages and row fields come from the project file
 
@@ -181,6 +181,10 @@ class ProjectExplorer(QTreeView):
         self.setContextMenuPolicy(Qt.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.doubleClicked.connect(self._activated)
+        # status and accuracy as wide as their words: the run's name gets the rest of the panel
+        self.header().setStretchLastSection(False)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeToContents)
+        self.header().setSectionResizeMode(2, QHeaderView.ResizeToContents)
         self.selectionModel().selectionChanged.connect(self._selection_changed)
         model.modelAboutToBeReset.connect(self._keep_selection)
         model.modelReset.connect(self._restore_selection)
@@ -194,14 +198,18 @@ class ProjectExplorer(QTreeView):
                 out.append(rid)
         return out
 
-    def select_run(self, run_id: str) -> None:
-        """Select one run (its row), as a click would."""
+    def select_runs(self, run_ids: list[str]) -> None:
+        """Select these runs (their rows) and no other, as clicks would."""
+        sm = self.selectionModel()
+        sm.clearSelection()
         for i in range(self.tree.rowCount()):
             idx = self.tree.index(i, 0)
-            if idx.data(RUN_ID_ROLE) == run_id:
-                flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-                self.selectionModel().select(idx, flags)
+            if idx.data(RUN_ID_ROLE) in run_ids:
+                sm.select(idx, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
                 self.scrollTo(idx)
+
+    def select_run(self, run_id: str) -> None:
+        self.select_runs([run_id])
 
     @Slot()
     def _keep_selection(self) -> None:

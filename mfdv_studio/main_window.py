@@ -109,7 +109,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         dock.setObjectName("explorer")
         dock.setWidget(e)
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
-        self.resizeDocks([dock], [340], Qt.Horizontal)   # room for a run's name, status and accuracy
+        self.resizeDocks([dock], [300], Qt.Horizontal)   # room for a run's name, status and accuracy
         self.explorer_dock = dock
 
     def _start_workers(self) -> None:

@@ -91,6 +91,9 @@ class BoundariesView(QWidget):
 
     def show_result(self, res: dict) -> None:
         self.result = res
+        i = self.run_box.findData(res.get("run_id"))
+        if i >= 0:  # the run box names the run whose maps these are
+            self.run_box.setCurrentIndex(i)
         self.graphics.clear()
         self.color_bars, self.class_legends = [], []
         if res.get("kind") == "grid":

@@ -222,6 +222,9 @@ class RobustnessView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        # a long gradient or suite name is elided (its tooltip has the whole protocol), so that the
+        # clean, robust and CI columns stay in view at 1280×800
+        self.table.horizontalHeader().setMaximumSectionSize(150)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()  # row numbers say nothing; the width goes to the robust column
         self.protocol = QLabel("select a row to read its full protocol")

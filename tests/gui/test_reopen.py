@@ -26,7 +26,7 @@ def test_reopening_shows_where_the_user_left_off(qtbot, worked, window_on):
     qtbot.waitUntil(lambda: win.robustness.checklist.topLevelItemCount() > 1, timeout=30_000)
     assert "checklist of r002" in win.robustness.checklist.topLevelItem(0).text(1)
     qtbot.waitUntil(lambda: win.boundaries.result is not None, timeout=30_000)
-    assert win.boundaries.result["run_id"] == "r002"
+    assert win.boundaries.result["run_id"] == "r002" and win.boundaries.run_box.currentData() == "r002"
     assert win.tabs.currentWidget() is win.training, "reading them back does not jump between tabs"
     # the checklist's own attack rows are in the table (and so in its CSV)
     attacks = {r["attack"] for r in win.robustness.model.rows()}
