@@ -216,3 +216,12 @@ def test_docs_table_matches_the_registry():
     text = (Path(__file__).resolve().parents[1] / "docs" / "datasets.md").read_text()
     for row in describe_datasets():
         assert f"| `{row['name']}` | {row['description']} | `{row['layout']}` | `{row['augment']}` |" in text
+
+
+def test_mfdv_data_dir_is_the_default_root(monkeypatch, tmp_path):
+    from mfdv_engine.data import default_data_root
+
+    monkeypatch.setenv("MFDV_DATA_DIR", str(tmp_path))
+    assert default_data_root() == tmp_path
+    monkeypatch.delenv("MFDV_DATA_DIR")
+    assert default_data_root().name == "datasets" and default_data_root() != tmp_path

@@ -113,10 +113,18 @@ def format_datasets(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+#: a folder of data sets for every command and the studio when no root is given (a lab's shared disk)
+DATA_ENV = "MFDV_DATA_DIR"
+
+
 def default_data_root() -> Path:
-    """Where data sets live unless a root is given: ``<user data dir>/datasets``."""
+    """Where data sets live unless a root is given: ``$MFDV_DATA_DIR``, else ``<user data dir>/datasets``."""
+    import os
+
     import platformdirs
 
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
     return Path(platformdirs.user_data_dir("mfdv-studio")) / "datasets"
 
 
