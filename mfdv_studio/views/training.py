@@ -11,7 +11,8 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers exporters)
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
+                               QVBoxLayout, QWidget)
 
 from mfdv_engine.safetext import printable  # run names, messages and layer names come from the project file
 
@@ -125,6 +126,9 @@ class TrainingView(QWidget):
         self.loss_axis.currentIndexChanged.connect(self._set_loss_axis)
         self.status = QLabel("no run yet")
         self.status.setTextFormat(Qt.PlainText)  # shows run names and failure sentences
+        # a long failure sentence wraps: unwrapped it widened the whole window past the screen
+        self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         png = QPushButton("Export PNG…")
         png.clicked.connect(self._export_png_dialog)
         svg = QPushButton("Export SVG…")

@@ -285,3 +285,11 @@ def test_an_axis_between_0_and_1_is_never_rescaled_silently(qtbot):
         ax = p.getAxis("bottom")
         assert ax.autoSIPrefixScale == 1.0 and ax.labelUnitPrefix == ""
         assert ax.tickStrings([hi], ax.scale * ax.autoSIPrefixScale, hi)[0] == f"{hi:g}"
+
+
+def test_a_long_failure_sentence_does_not_widen_the_window(qtbot, window):
+    window.resize(1280, 800)
+    qtbot.waitExposed(window)
+    window.training.finish_live("Train x failed: " + "the data set was not found in /a/very/long/path " * 20)
+    qtbot.wait(50)
+    assert window.width() <= 1280 and window.training.status.wordWrap()
