@@ -12,7 +12,7 @@ from mfdv_engine.safetext import printable  # the run names and configs come fro
 
 from .. import settings as st
 from .attack_list import AttackList
-from .common import Page, err_label, field_box, note_label, recall, remember, scroll_page, set_text
+from .common import WIZARD_SIZE, Page, err_label, field_box, note_label, recall, remember, scroll_page, set_text
 
 MEMORY = "attack"
 #: gradient modes: (key, label); the rows each gives follow the engine's one rule (rows.modes_for)
@@ -29,6 +29,7 @@ class AttackWizard(QWizard):
                  configs: dict[str, dict] | None = None, settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New attack evaluation")
+        self.resize(*WIZARD_SIZE)  # the pages, their errors and the attack list fit without clipping
         self.configs = configs or {}
         self.settings = settings if settings is not None else st.settings()
         self.pages = [self._runs_page(runs, preselect), self._attack_page(), self._protocol_page(),

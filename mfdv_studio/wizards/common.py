@@ -15,6 +15,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QComboBox, QFrame, QLabel, QLineEdit, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget,
                                QWizardPage)
 
+#: both wizards open this large (Qt's default, ~500×360, clipped the protocol page and hid errors)
+WIZARD_SIZE = (900, 640)
+
 
 class Page(QWizardPage):
     """A page whose completeness is a callable (so Next/Finish follow validation)."""

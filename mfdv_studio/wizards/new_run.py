@@ -13,7 +13,8 @@ from mfdv_engine.errors import MfdvError
 from mfdv_engine.safetext import printable  # a duplicated run's config comes from a project file
 
 from .. import settings as st
-from .common import Page, err_label, field_text, note_label, recall, remember, scroll_page, set_field, set_text
+from .common import (WIZARD_SIZE, Page, err_label, field_text, note_label, recall, remember, scroll_page, set_field,
+                     set_text)
 from .run_fields import FieldForm, combo, fmt, registry_choices
 
 MEMORY = "new_run"
@@ -28,6 +29,7 @@ class NewRunWizard(QWizard):
     def __init__(self, parent=None, default_device: str = "auto", settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New training run")
+        self.resize(*WIZARD_SIZE)  # its pages and their errors fit without clipping
         self.settings = settings if settings is not None else st.settings()
         self.choices = registry_choices()
         self.base = RunConfig()
