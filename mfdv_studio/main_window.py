@@ -58,6 +58,8 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         self.job_label = self.status.job_label
         self.menus = StudioActions(self)
         self.menus.open_recent.connect(self.open_project)
+        self.status.cancel_actions.append(self.menus.cancel)
+        self.status.set_cancellable(False)
         self.menus.set_recent(st.recent_files(self.settings))
         self._start_workers()
         self.status.device_label.setText(prefs.apply(self.settings))

@@ -38,6 +38,7 @@ class JobStatus(QObject):
         self.eta_label = QLabel("")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_actions: list = []   # menu actions that follow the button
         bar.addWidget(self.job_label, 1)
         for w in (self.progress_bar, self.eta_label, self.cancel_button, self.device_label):
             bar.addPermanentWidget(w)
@@ -62,7 +63,7 @@ class JobStatus(QObject):
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setValue(0)
         self.eta_label.setText("")
-        self.cancel_button.setEnabled(True)
+        self.set_cancellable(True)
 
     @Slot(str, object)
     def progress(self, phase: str, fraction: float | None) -> None:
@@ -100,7 +101,12 @@ class JobStatus(QObject):
 
     @Slot(object)
     def finished(self, job: Job) -> None:
-        self.cancel_button.setEnabled(self.worker.busy())
+        self.set_cancellable(self.worker.busy())
+
+    def set_cancellable(self, on: bool) -> None:
+        """The Cancel button and whatever else cancels (Run ▸ Cancel job) only while a job runs."""
+        for w in [self.cancel_button, *self.cancel_actions]:
+            w.setEnabled(on)
 
     def cancelling(self) -> None:
         self.job_label.setText(printable(f"cancelling {self.title}…"))

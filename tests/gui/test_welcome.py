@@ -7,11 +7,13 @@ def test_empty_project_offers_the_ways_in_and_the_demo_trains(qtbot, window):
     assert window.pages.currentWidget() is window.welcome
     assert window.welcome.title.text() == "p.mfdv.h5 has no runs yet"
     assert window.welcome.demo.isEnabled() and window.welcome.new_run.isEnabled()
+    assert not window.menus.cancel.isEnabled(), "nothing to cancel while idle"
     window.welcome.demo.click()          # trains in the background, the status bar says how far
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.tabs, timeout=60_000)
     assert window.tabs.currentWidget() is window.training
     wait_results(qtbot, window, 1, timeout=300_000)
     assert window.results[-1][1]["status"] == "finished", window.errors
+    qtbot.waitUntil(lambda: not window.menus.cancel.isEnabled())
     qtbot.waitUntil(lambda: len(window.snapshot.infos()) == 1)
     assert window.pages.currentWidget() is window.tabs
 
