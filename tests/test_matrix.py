@@ -96,7 +96,7 @@ def test_two_eot_sample_counts_of_one_run_keep_the_stronger():
 
 
 def test_notes_state_the_protocol_of_every_column(mat):
-    assert len(mat.notes) == 3 + len(mat.columns)
+    assert len(mat.notes) == 4 + len(mat.columns)
     note = next(n for n in mat.notes if n.startswith("pgd10 · EOT:"))
     for part in ("ε=0.3", "10 steps", "EOT-20", "S=20", "MC-15", "n=200", "seed=0"):
         assert part in note, (part, note)
@@ -154,3 +154,15 @@ def test_worst_case_stays_at_the_runs_main_eps():
     assert (measured, columns) == (3, 3)
     assert not mat.text_rows()[0][4].endswith("†")
     assert any("main ε" in n for n in mat.notes)
+
+
+def test_a_cell_with_another_protocol_than_its_column_is_marked():
+    """A checklist's EOT-10, n=200 row beside EOT-20, n=64 ones is marked ‡, with its reason."""
+    rows = [planted_row("r001", "fgsm", 0.30, eot=20, n=64), planted_row("r002", "fgsm", 0.40, eot=20, n=64),
+            planted_row("r003", "fgsm", 0.20, eot=10, n=200)]
+    mat = build_matrix([_info(r, r) for r in ("r001", "r002", "r003")], rows)
+    col = mat.header().index("fgsm · EOT")
+    texts = [line[col] for line in mat.text_rows()]
+    assert [t.endswith("‡") for t in texts] == [False, False, True]
+    assert "another protocol" in mat.cell_at(2, col).protocol
+    assert any(n.startswith("‡") for n in mat.notes)

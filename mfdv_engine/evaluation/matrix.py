@@ -14,6 +14,7 @@ so the exporters (CSV, Markdown, LaTeX) and the studio show the same strings.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -33,6 +34,7 @@ FINAL_METRICS = (("clean_acc", "final clean"), ("sigma_mean_end", "final σ"), (
 WORST = "worst case"
 WORST_COL = 4   # after run, id, clean and σ: the summary stays in sight however many attacks follow
 PARTIAL_MARK = "†"   # a worst case over fewer columns than the matrix has at its ε: an upper bound at best
+OTHER_MARK = "‡"     # a cell judged with another protocol (EOT S, MC, n, seed) than most of its column
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Cell:
     text: str
     protocol: str
     shared: bool = False   # a deterministic model's one row, shown in both gradient columns
+    judging: tuple = ()    # (EOT S, MC samples, n, seed): what a column's cells must share to compare
 
 
 @dataclass(frozen=True)
@@ -150,10 +153,26 @@ def build_matrix(infos: Iterable[RunInfo], rows: Iterable[dict[str, Any]]) -> Ma
         cell = _cell(r, shared)
         if at not in mat.cells or cell.robust_acc < mat.cells[at].robust_acc:  # two EOT S of one run: the stronger
             mat.cells[at] = cell
+    _mark_other_protocols(mat)
     for line in runs:
         _worst_of(mat, line.run_id)
     mat.notes = _notes(mat, placed, index)
     return mat
+
+
+def _mark_other_protocols(mat: Matrix) -> None:
+    """Mark (‡) each cell whose EOT S, MC samples, n or seed differ from its column's most common:
+    a checklist's EOT-10, n=200 row beside EOT-20, n=64 ones must not pass for the same measurement.
+    A deterministic model's one-pass cells are left out (they have no EOT or MC by design)."""
+    for k in range(len(mat.columns)):
+        at = [(rid, c) for (rid, kk), c in mat.cells.items() if kk == k and not c.shared]
+        counts = Counter(c.judging for _, c in at).most_common()
+        tie = len(counts) > 1 and counts[0][1] == counts[1][1]   # no majority: every cell is marked
+        for rid, c in at:
+            if len(counts) > 1 and (tie or c.judging != counts[0][0]):
+                mat.cells[(rid, k)] = dataclasses.replace(
+                    c, text=c.text + OTHER_MARK,
+                    protocol=c.protocol + f"\n{OTHER_MARK} measured with another protocol than (most of) this column")
 
 
 def _worst_of(mat: Matrix, run_id: str) -> None:
@@ -204,7 +223,8 @@ def _cell(r: dict[str, Any], shared: bool) -> Cell:
     ci = f"robust {acc:.2%}, 95% CI [{lo:.2%}, {hi:.2%}] (Wilson)"
     both = "\ndeterministic model: one pass, so single-sample and EOT gradients coincide" if shared else ""
     return Cell(str(r["run_id"]), str(r.get("key", "")), acc, lo, hi, ci_text(acc, lo, hi),
-                printable(f"{proto}\n{ci}{both}", multiline=True), shared)
+                printable(f"{proto}\n{ci}{both}", multiline=True), shared,
+                (r.get("eot_samples"), r.get("mc_samples"), r.get("n"), r.get("seed")))
 
 
 def _protocol_line(r: dict[str, Any]) -> str:
@@ -229,7 +249,8 @@ def _notes(mat: Matrix, placed: list[tuple[dict, tuple, str, bool]], index: dict
     notes = ["cells: robust accuracy ± half-width of its 95% Wilson interval (+up/−down where it is lopsided)",
              f"clean: accuracy on the test set ({clean}); σ: mean learned noise scale at the end of training",
              f"{WORST}: the lowest cell of the run at its main ε (the ε most of its cells use); "
-             f"{PARTIAL_MARK}: over fewer columns than the table has at that ε"]
+             f"{PARTIAL_MARK}: over fewer columns than the table has at that ε",
+             f"{OTHER_MARK}: a cell measured with another EOT S, MC, n or seed than most of its column"]
     for k, col in enumerate(mat.columns):
         rs = by_col.get(k, [])
         steps = f", {_joined(r.get('steps') for r in rs)} steps" if col.steps else ""
