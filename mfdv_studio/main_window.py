@@ -45,6 +45,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         self._opened_path: Path | None = None   # the last project the reader opened
         self.snapshot = reads.Snapshot(Path())
         self.live_run: str | None = None
+        self._shown_run: str | None = None   # the stored run the Training tab shows
         self.last_error_box: QMessageBox | None = None
         self.errors: list[tuple[str, str, str]] = []
         self.results: list[tuple[str, dict]] = []
@@ -224,6 +225,17 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         self.gallery.set_source(self._request_gallery, snap.rows_by_run(), snap.names())
         self.boundaries.set_runs([(i.run_id, f"{i.name} ({i.run_id}, {i.config.get('data', {}).get('name', '?')})")
                                   for i in snap.infos() if i.epochs_done > 0])
+        self._forget_gone_runs(snap)
+
+    def _forget_gone_runs(self, snap: reads.Snapshot) -> None:
+        """A deleted (or closed) run's curves and maps do not stay on screen under its name."""
+        names = snap.names()
+        if self._shown_run is not None and self._shown_run not in names and self.live_run is None:
+            self._shown_run = None
+            self.training.set_overlays({})
+            self.training.show_curves({}, "no run shown: select one in the Project panel")
+        if self.boundaries.result is not None and self.boundaries.result.get("run_id") not in names:
+            self.boundaries.clear()
 
     def _show_page(self) -> None:
         """The welcome page while there is nothing to show, else the tabs."""
@@ -239,6 +251,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
             rid, curves = next(iter(c.runs.items()))
             self.training.set_overlays({})
             self.training.show_curves(curves, f"{c.names.get(rid)} ({rid})")
+            self._shown_run = rid
         else:  # every compared run drawn once: the live run stays as the main curves, a shown one is cleared
             self.training.set_overlays({r: {"name": c.names.get(r, r), "curves": cv} for r, cv in c.runs.items()
                                         if r != self.live_run}, keep_main=self.live_run is not None)

@@ -89,6 +89,13 @@ class BoundariesView(QWidget):
             self.info.setText(printable(f"computing for {rid}…"))
             self.compute_requested.emit(rid)
 
+    def clear(self) -> None:
+        """No maps (their run is gone)."""
+        self.result = None
+        self.graphics.clear()
+        self.color_bars, self.class_legends = [], []
+        self.info.setText("choose a run and press Compute (runs in the background)")
+
     def show_result(self, res: dict) -> None:
         self.result = res
         i = self.run_box.findData(res.get("run_id"))

@@ -33,9 +33,12 @@ def test_delete_then_undo_restores_the_run_in_the_explorer(qtbot, win):
     asked = []
     win.confirm = lambda title, text: asked.append(title) or False  # a delete asks nothing
     assert not win.menus.undo.isEnabled()
+    win.explorer.select_run("r001")   # its curves are on the Training tab
+    qtbot.waitUntil(lambda: "r001" in win.training.status.text(), timeout=30_000)
     win.explorer.delete_requested.emit("r001")  # the context menu's Delete
     wait_results(qtbot, win, 1)
     qtbot.waitUntil(lambda: win.run_model.rowCount() == 1, timeout=30_000)
+    assert "r001" not in win.training.status.text(), "a deleted run's curves do not stay under its name"
     assert not win.errors and not asked
     assert list(win.snapshot.names()) == ["r002"]
     assert "Moved run r001 to the trash" in win.statusBar().currentMessage()
