@@ -7,10 +7,11 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QScrollArea,
                                QVBoxLayout, QWidget)
 
+from mfdv_engine.defaults import eps_text
 from mfdv_engine.safetext import printable  # run names, row keys and member names come from the project file
 
 from .sweep_slider import SweepSlider
-from .sweeps import LOSS_NAMES, eps_text
+from .sweeps import LOSS_NAMES
 
 THUMB = 84
 

@@ -12,9 +12,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from mfdv_engine.defaults import eps_text
 from mfdv_engine.safetext import printable  # row fields, messages and run names come from the project file
 
-from .sweeps import LOSS_NAMES, SweepPlots, eps_text, gradient_order
+from .sweeps import LOSS_NAMES, SweepPlots, gradient_order
 
 COLUMNS = ["run", "attack", "ε", "steps", "gradient", "EOT", "MC", "n", "clean", "robust", "95% CI", "time (s)"]
 SORT_ROLE = Qt.UserRole + 1

@@ -5,9 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
 
+from mfdv_engine.defaults import eps_text
 from mfdv_engine.safetext import printable  # row fields come from the project file
 
-from .sweeps import SWEEP_PLOTS, eps_text, sweep_series
+from .sweeps import SWEEP_PLOTS, sweep_series
 
 #: sweep kind → what its slider is called
 SWEEP_NAMES = {"eps": "ε sweep", "steps": "steps sweep", "eot": "EOT sweep"}

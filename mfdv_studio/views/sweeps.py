@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from mfdv_engine.defaults import eps_text  # (re-exported: the table, gallery and slider say ε alike)
+from mfdv_engine.defaults import eps_text
 from mfdv_engine.safetext import printable  # run ids and row fields come from the project file
 
 from .plotting import EPS255, PALETTE, TITLE_STYLE, label_axes, legend_row, scale_axes

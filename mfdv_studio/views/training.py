@@ -7,6 +7,9 @@ the data; the loss axis can be symlog (MFDV's loss is negative by design) or log
 """
 from __future__ import annotations
 
+import errno
+import os
+
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers exporters)
@@ -315,15 +318,23 @@ class TrainingView(QWidget):
         else:
             exp = pg.exporters.ImageExporter(item)
         exp.export(path)
+        if not os.path.isfile(path):  # QImage.save fails quietly (a folder, no permission, a full disk)
+            raise OSError(errno.EIO, "nothing was written there", path)
 
     @Slot()
     def _export_png_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export plots", "curves.png", "PNG image (*.png)")
-        if path:
-            self.export(path)
+        self._export_dialog("curves.png", "PNG image (*.png)")
 
     @Slot()
     def _export_svg_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export plots", "curves.svg", "SVG drawing (*.svg)")
-        if path:
+        self._export_dialog("curves.svg", "SVG drawing (*.svg)")
+
+    def _export_dialog(self, name: str, filt: str) -> None:
+        """A folder, no permission or a full disk: said under the plots, never raised in the slot."""
+        path, _ = QFileDialog.getSaveFileName(self, "Export plots", name, filt)
+        if not path:
+            return
+        try:
             self.export(path)
+        except OSError as e:
+            self.status.setText(printable(f"could not write {path}: {e.strerror or e}"))

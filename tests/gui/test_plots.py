@@ -293,3 +293,16 @@ def test_a_long_failure_sentence_does_not_widen_the_window(qtbot, window):
     window.training.finish_live("Train x failed: " + "the data set was not found in /a/very/long/path " * 20)
     qtbot.wait(50)
     assert window.width() <= 1280 and window.training.status.wordWrap()
+
+
+def test_exporting_the_plots_to_a_folder_says_so_in_place(qtbot, tmp_path, monkeypatch):
+    """A folder (or no permission, a full disk) is a sentence under the plots, not an exception in a slot."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from mfdv_studio.views.training import TrainingView
+
+    view = TrainingView()
+    qtbot.addWidget(view)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path), ""))
+    view._export_svg_dialog()
+    assert view.status.text().startswith(f"could not write {tmp_path}")
