@@ -253,6 +253,8 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
             self.training.show_curves(curves, f"{c.names.get(rid)} ({rid})")
             self._shown_run = rid
         else:  # every compared run drawn once: the live run stays as the main curves, a shown one is cleared
+            if self.live_run is None:  # the shown run's main curves are cleared: it is shown no more
+                self._shown_run = None
             self.training.set_overlays({r: {"name": c.names.get(r, r), "curves": cv} for r, cv in c.runs.items()
                                         if r != self.live_run}, keep_main=self.live_run is not None)
 

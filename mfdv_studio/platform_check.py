@@ -57,6 +57,8 @@ def wants_xcb(env: dict[str, str] | os._Environ = os.environ) -> bool:
 def problem(env: dict[str, str] | os._Environ | None = None, check: Callable[[str], bool] | None = None) -> str | None:
     """One sentence on why the window cannot open here, or None when it can (as far as we can tell)."""
     env = os.environ if env is None else env
+    if not sys.platform.startswith("linux"):  # macOS and Windows have their own platforms and no DISPLAY
+        return None
     platform = env.get("QT_QPA_PLATFORM", "")
     if not platform and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         return ("there is no display to open the window on (DISPLAY is unset): run it on a desktop, over ssh -X, "
