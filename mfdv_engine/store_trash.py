@@ -59,7 +59,9 @@ class TrashMixin:
         with self.transaction() as f:
             f.require_group(TRASH)
             f.move(f"runs/{run_id}", f"{TRASH}/{run_id}")
-            f[TRASH][run_id].attrs["trashed"] = now_iso()
+            moved = f[TRASH].get(run_id, getlink=True)
+            if isinstance(moved, h5py.HardLink):  # a damaged run's link is moved as it is, never followed
+                f[TRASH][run_id].attrs["trashed"] = now_iso()
         # not training (checked above, under the lock): a live file left beside it is stale
         self._live_path(run_id).unlink(missing_ok=True)
 
@@ -68,7 +70,8 @@ class TrashMixin:
         self._require_lock()
         with self._read() as f:
             trash = trash_group(f)
-            if trash is None or hard_child(trash, run_id, h5py.Group) is None:
+            # (a direct member only: "r001/robustness" must not pass for a run)
+            if trash is None or run_id not in list(trash) or hard_child(trash, run_id, h5py.Group) is None:
                 held = ", ".join(sorted(trash)) if trash is not None and len(trash) else "it is empty"
                 raise ProjectError(f"no run {run_id!r} in the trash of {self.path.name} ({held})")
             if run_id in _runs_group(f):
@@ -76,7 +79,7 @@ class TrashMixin:
                                    "delete or rename that run first, then restore this one")
         with self.transaction() as f:
             f.move(f"{TRASH}/{run_id}", f"runs/{run_id}")
-            del f["runs"][run_id].attrs["trashed"]
+            f["runs"][run_id].attrs.pop("trashed", None)
             if not len(f[TRASH]):
                 del f[TRASH]
 

@@ -148,3 +148,16 @@ def test_the_cli_deletes_lists_restores_and_empties(project, tmp_path, capsys):
     assert main(["export", "--project", str(project), "--curves", str(tmp_path / "c.csv")]) == 0
     assert len(list(csv.reader(open(tmp_path / "c.csv")))) == 4
     valid(project)
+
+
+def test_restoring_a_path_inside_a_trashed_run_is_one_sentence(tmp_path):
+    """Review: "r001/robustness" passed the check and ended in a KeyError traceback."""
+    p = tmp_path / "p.mfdv.h5"
+    proj = Project.open(p, create=True)
+    rid = add_run(proj, "alpha")
+    mfdv.delete_run(p, rid)
+    with pytest.raises(ProjectError, match="no run"):
+        mfdv.restore_run(p, f"{rid}/robustness")
+    assert [t.info.run_id for t in mfdv.trashed_runs(p)] == [rid]
+    mfdv.restore_run(p, rid)
+    assert [i.run_id for i in mfdv.runs(p)] == [rid]
