@@ -39,3 +39,17 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def bf16_autocast_ok(dev: torch.device) -> bool:
+    """Whether bf16 autocast pays on ``dev``: every CUDA GPU we target, and a CPU whose
+    oneDNN has native bf16 (AVX512-BF16 or AMX). Elsewhere bf16 is emulated and slower
+    than fp32, so training stays fp32 (docs/performance.md has the measurements)."""
+    if dev.type == "cuda":
+        return True
+    if dev.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False

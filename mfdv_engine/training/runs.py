@@ -242,4 +242,5 @@ def _final(tr: Trainer, res: EpochResult) -> dict[str, Any]:
         "sigma_mean_end": row.get("sigma_mean"),
         "epoch_time_s": row["epoch_time"],
         "device": describe_device(tr.device),
+        "precision": tr.precision,
     }

@@ -19,7 +19,7 @@ from torch import nn
 from ..config import RunConfig
 from ..data import Dataset, iterate_batches
 from ..defenses import get_defense
-from ..devices import resolve_device
+from ..devices import bf16_autocast_ok, resolve_device
 from ..errors import Cancelled, ConfigError
 from ..stochastic import is_stochastic, mc_predict, sigma_stats
 from ..validate import sub_seed
@@ -88,7 +88,9 @@ class Trainer(HealthChecks):
         self.dataset = dataset.with_augment(config.data.augment).to(self.device)  # the run's data.augment wins
         self.model = self.defense.build_model(config.model, dataset, self.params).to(self.device)
         self.cuda = self.device.type == "cuda"
-        self.channels_last = self.cuda and self.tc.channels_last and self.dataset.train.x.dim() == 4
+        # channels_last and bf16 autocast pay on CUDA and on a CPU with native bf16 (docs/performance.md)
+        self.channels_last = self.tc.channels_last and self.dataset.train.x.dim() == 4
+        self.amp = self.tc.amp and bf16_autocast_ok(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if self.cuda:
@@ -132,6 +134,12 @@ class Trainer(HealthChecks):
         if self.tc.schedule == "multistep":
             return self.tc.gamma ** sum(t >= m for m in self.tc.milestones)
         return 1.0
+
+    @property
+    def precision(self) -> str:
+        """How the steps ran, for the run's record: a bf16 model is a different experiment."""
+        parts = ["bf16 autocast" if self.amp else "fp32"] + (["channels_last"] if self.channels_last else [])
+        return ", ".join(parts)
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -191,9 +199,7 @@ class Trainer(HealthChecks):
         return results
 
     def _autocast(self):
-        if self.cuda and self.tc.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def train_epoch(self) -> EpochResult:
         epoch = self.epoch + 1
