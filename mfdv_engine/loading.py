@@ -11,6 +11,7 @@ import torch
 
 from .config import RunConfig
 from .errors import ProjectError
+from .models.layout import channels_last_for_eval
 from .weights import load_model_state
 
 
@@ -40,4 +41,4 @@ def load_run(project, run_id: str, *, data_root=None, device: torch.device, limi
     state = project.load_checkpoint(run_id, map_location="cpu",  # shapes checked before anything is read
                                     shape_of=lambda p: shapes.get(p[1]) if len(p) == 2 and p[0] == "model" else None)
     load_model_state(model, state.get("model"), run_id)
-    return cfg, ds, model.to(device).eval()
+    return cfg, ds, channels_last_for_eval(model.to(device).eval(), device)
