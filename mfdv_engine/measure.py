@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import Cancelled
+from .errors import Cancelled, ProjectError
 from .defaults import default_eps_for
 from .evaluation import Protocol, Row, gallery_arrays
 from .evaluation.boundaries import compute_boundaries
 from .evaluation.checklist import run_checklist
-from .evaluation.suite import evaluate_request, parse_attacks
+from .evaluation.reuse import find_stored, stored_outcome
+from .evaluation.rows import Outcome
+from .evaluation.suite import Reuse, evaluate_request, parse_attacks
 from .evaluation.sweeps import run_sweep, sweep_loss
 from .loading import checked_run, load_run
 from .events import EventSink, Progress, RowStored, ignore
@@ -68,7 +70,8 @@ def attack(project: ProjectLike, run_id: str, attacks: str = "pgd10", *, eps: fl
 
     def job(model, ds, dev, on_row, on_progress, cancel_):
         return evaluate_request(model, ds.test, specs, suite_over, proto, eps=e, device=dev, on_row=on_row,
-                                on_progress=on_progress, cancel=cancel_, dist=dist)
+                                on_progress=on_progress, cancel=cancel_, dist=dist,
+                                reuse=stored_outcomes(_project(project), run_id))
 
     return _evaluate(project, run_id, job, proto, data_root, device, on_event, cancel,
                      main=dist is None or dist.is_main)
@@ -119,6 +122,20 @@ def store_row(project: Project, run_id: str, row: Row, gallery, on_event: EventS
     project.add_eval_row(run_id, d, gallery_arrays(gallery) if gallery is not None else None)
     on_event(RowStored(run_id, dict(d, protocol=row.protocol_line())))
     return row
+
+
+def stored_outcomes(project: Project, run_id: str) -> Reuse:
+    """The suite's lookup of finished member rows in the project (with their per-example verdicts)."""
+
+    def find(planned: Row) -> Outcome | None:
+        d = find_stored(project.eval_rows(run_id), planned)
+        if d is None:
+            return None
+        try:
+            return stored_outcome(d, project.gallery(run_id, d["key"]))
+        except ProjectError:  # a row whose gallery is gone is measured again
+            return None
+    return find
 
 
 def checklist(project: ProjectLike, run_id: str, *, eps: float | None = None, protocol: Protocol | None = None,

@@ -233,3 +233,60 @@ def test_trunk_noise_defense_gets_the_stochastic_suite_with_full_pass_eot(tmp_pa
     assert [r.attack for r in res.members][2:6] == ["eot-apgd-ce", "eot-apgd-cw", "autoattack-rand", "eot-square"]
     assert res.members[2].eot_samples == 3 and res.row.gradient == "worst case of 8"
     assert all(m.noise_enabled for m in model.modules() if hasattr(m, "noise_enabled"))  # σ = 0 transfer restored it
+
+
+def _suite_cli(p, run_id, root, extra=()):
+    return cli.main(["attack", "--project", str(p), "--run", run_id, "--attacks", "adaptive", "--eps", "0.1",
+                     "--limit", "24", "--mc", "4", "--reeval", "2", "--eot", "4", "--batch-size", "24",
+                     "--data-root", str(root), "--device", "cpu", *extra]
+                    + [f"--param=adaptive.{k}={v}" for k, v in SMALL.items() if k != "eot_samples"])
+
+
+def test_a_rerun_suite_reads_its_finished_members_back(runs, monkeypatch):
+    """Issue 22.6: members stored with the same protocol are not measured again, after a
+    complete suite or one cut short; the suite row comes out identical."""
+    from mfdv_engine.evaluation import suite as suite_mod
+
+    p, ids, root = runs
+    calls = []
+    real = suite_mod.evaluate_examples
+    monkeypatch.setattr(suite_mod, "evaluate_examples", lambda *a, **k: calls.append(a[2].name) or real(*a, **k))
+    assert _suite_cli(p, ids["plain"], root) == 0
+    first = [r for r in Project.open(p).eval_rows(ids["plain"]) if r["attack"] == "adaptive"]
+    assert len(calls) == 6
+    calls.clear()
+    assert _suite_cli(p, ids["plain"], root) == 0
+    assert calls == []  # every member read back
+    again = [r for r in Project.open(p).eval_rows(ids["plain"]) if r["attack"] == "adaptive"]
+    strip = lambda r: {k: v for k, v in r.items() if k != "time_s"}  # noqa: E731
+    assert [strip(r) for r in again] == [strip(r) for r in first]
+    # another protocol (the seed) measures every member again
+    calls.clear()
+    assert _suite_cli(p, ids["plain"], root, ["--seed", "1"]) == 0
+    assert len(calls) == 6
+
+
+def test_a_suite_cut_short_resumes_after_its_last_finished_member(runs, monkeypatch):
+    from mfdv_engine.evaluation import suite as suite_mod
+    from mfdv_engine.errors import Cancelled
+
+    p, ids, root = runs
+    calls = []
+    real = suite_mod.evaluate_examples
+
+    def dies_at_third(*a, **k):
+        calls.append(a[2].name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # a Ctrl-C inside the third member
+        return real(*a, **k)
+
+    monkeypatch.setattr(suite_mod, "evaluate_examples", dies_at_third)
+    try:
+        code = _suite_cli(p, ids["plain"], root, ["--seed", "2"])
+    except (KeyboardInterrupt, Cancelled):
+        code = 130
+    assert code != 0
+    calls.clear()
+    monkeypatch.setattr(suite_mod, "evaluate_examples", lambda *a, **k: calls.append(a[2].name) or real(*a, **k))
+    assert _suite_cli(p, ids["plain"], root, ["--seed", "2"]) == 0
+    assert calls == ["eot-apgd-ce", "eot-apgd-cw", "autoattack", "square"]  # pgd10 and pgd100 were kept

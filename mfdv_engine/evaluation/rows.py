@@ -207,7 +207,7 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     stochastic = is_stochastic(model)
     mc, reeval, eot = (proto.mc_samples, proto.reeval, eot) if stochastic else (1, 1, 1)
     n = min(proto.n, len(split))
-    spec = dataclasses.replace(spec, seed=proto.seed).for_inputs(split.x[:1].shape)
+    spec = _resolved(spec, proto, split)
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     bs = proto.batch_size
     starts = list(range(rank * bs, n, world * bs))  # this process's batches
@@ -238,7 +238,13 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     gallery = _gallery(g_parts) if g_parts else None  # None: a rank with no examples (n < processes)
     if gallery is not None and dist is None:
         gallery.per_example["robust"] = robust_all.to(torch.int8) - (~clean_ok).to(torch.int8)
+        gallery.per_example["frac"] = robust_cnt.to(torch.float32)  # with "robust": the Outcome, stored (suite reuse)
     return Outcome(row, gallery, robust_all, clean_ok, robust_cnt)
+
+
+def _resolved(spec: AttackSpec, proto: Protocol, split: Split) -> AttackSpec:
+    """``spec`` as it runs: seeded by the protocol, data-set dependent defaults filled in."""
+    return dataclasses.replace(spec, seed=proto.seed).for_inputs(split.x[:1].shape)
 
 
 def _make_row(spec: AttackSpec, proto: Protocol, label: str, eot: int, judging: tuple[int, int, int],
@@ -292,6 +298,7 @@ def _attack_batch(model, spec: AttackSpec, x, y, eot: int, mc: int, reeval: int,
         robust[idx.cpu()] = hits.cpu()
         frac[idx.cpu()] = cnt.cpu() / reeval
     return robust, frac, ok.cpu(), (x.cpu(), x_adv_full.cpu(), y.cpu(), p_clean.cpu(), p_adv_first.cpu())
+
 
 
 def _gallery(parts: list[tuple]) -> Gallery:

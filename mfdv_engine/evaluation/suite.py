@@ -34,6 +34,7 @@ import torch
 from ..attacks import AttackSpec, make_attack
 from ..attacks.base import check_int, check_range
 from ..errors import ConfigError
+from .reuse import planned_row
 from .rows import Gallery, Outcome, Progress, Protocol, Row, evaluate_examples, wilson_ci
 from ..stochastic import is_stochastic, noise_off
 
@@ -109,19 +110,33 @@ class SuiteResult:
     broken_by: np.ndarray
 
 
+#: looks up a member's stored result: the planned row in, the stored Outcome (or None) out
+Reuse = Callable[[Row], "Outcome | None"]
+
+
 def run_suite(model: torch.nn.Module, split, suite: SuiteSpec, proto: Protocol, *, device: torch.device,
               on_row: Callable[[Row, Gallery | None], None] | None = None, on_progress: Progress | None = None,
-              cancel: threading.Event | None = None) -> SuiteResult:
+              cancel: threading.Event | None = None, reuse: Reuse | None = None) -> SuiteResult:
     """Every member on the first n examples (each row handed to ``on_row`` as it
-    finishes, so an interrupted suite keeps them), then the suite's row."""
+    finishes, so an interrupted suite keeps them), then the suite's row. A member
+    that ``reuse`` finds stored with this exact protocol is read back, not measured again."""
     proto.validate()
-    members = suite.member_specs(is_stochastic(model))
+    stochastic = is_stochastic(model)
+    members = suite.member_specs(stochastic)
     outs: list[Outcome] = []
     for i, (spec, eot) in enumerate(members):
         def progress(what: str, frac: float, i=i) -> None:
             if on_progress:
                 on_progress(f"adaptive suite {i + 1}/{len(members)}: {what}", (i + frac) / len(members))
 
+        if reuse is not None:
+            planned = planned_row(stochastic, split, spec, proto, eot)
+            planned.params["suite"] = SUITE
+            old = reuse(planned)
+            if old is not None:
+                outs.append(old)
+                progress(f"{spec.name} (stored)", 1.0)
+                continue
         out = evaluate_examples(model, split, spec, proto, eot=eot, device=device, on_progress=progress, cancel=cancel)
         out.row.params["suite"] = SUITE  # its own key: a member never replaces a stand-alone row
         outs.append(out)
@@ -218,7 +233,7 @@ def parse_attacks(text: str, *, eps: float | None, params=(), eot: int | None = 
 
 def evaluate_request(model: torch.nn.Module, split, specs: list[AttackSpec], suite_over: dict[str, Any] | None,
                      proto: Protocol, *, eps: float, device: torch.device, on_row=None, on_progress=None,
-                     cancel=None, dist=None) -> None:
+                     cancel=None, dist=None, reuse: Reuse | None = None) -> None:
     """The attacks' rows (single-sample and EOT where the model is stochastic), then
     the adaptive suite at ``eps`` with the protocol's EOT samples when asked for."""
     from .rows import evaluate
@@ -235,4 +250,5 @@ def evaluate_request(model: torch.nn.Module, split, specs: list[AttackSpec], sui
         evaluate(model, split, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
                  dist=dist)
     if suite is not None:
-        run_suite(model, split, suite, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel)
+        run_suite(model, split, suite, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
+                  reuse=reuse)
