@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from .attacks import make_attack
+from .config import load_preset
 from .devices import describe_device
 from .errors import ConfigError, TrainingDiverged
 from .evaluation import Protocol, Row
 from .experiments import cell_str, ensure_run, report_header, reuse_or_attack, same_config, stored_protocol
 from .loading import load_run
-from .measure import store_row
+from .measure import store_row, stored_outcomes
 from .plots import Series, interval_plot_svg
 from .stochastic import is_stochastic
 from .store import Project
@@ -47,8 +48,10 @@ def parse_lambdas(text: str | None, default: list[float]) -> list[float]:
 @dataclass
 class StudyRun:
     label: str
-    lambda1: float | None  # None: the plain model
+    lambda1: float | None  # None: the plain model or a control
     seed: int
+    #: a control (e.g. PGD-AT): a model the suite must *not* break, or the suite is wrong
+    control: bool = False
     run_id: str = ""
     diverged: str = ""
     sigma: float | None = None
@@ -57,7 +60,8 @@ class StudyRun:
 
 
 def study_configs(exp, scale: str, lambdas: list[float]) -> list[tuple[StudyRun, Any]]:
-    """(study run, validated config) for the plain row and every λ1, for every seed."""
+    """(study run, validated config) for the plain row and every λ1, for every seed, then the
+    scale's controls (each a preset plus overrides, trained as given: not via the scale's ``set``)."""
     sc = exp.scale(scale)
     plain, mfdv = exp.rows[0], exp.rows[1]
     out = []
@@ -68,7 +72,20 @@ def study_configs(exp, scale: str, lambdas: list[float]) -> list[tuple[StudyRun,
             cfg = exp.run_config(dict(row, label=label), scale).with_overrides([f"train.seed={seed}"])
             cfg.name = f"{exp.name}/{label}/seed{seed}"
             out.append((StudyRun(label, lam, seed), cfg.validate()))
+    for ctl in sc.get("controls", []):
+        for seed in ctl.get("seeds", [0]):
+            cfg = load_preset(ctl["preset"]).with_overrides(list(ctl.get("set", [])) + [f"train.seed={seed}"])
+            cfg.name = f"{exp.name}/{ctl['label']}/seed{seed}"
+            cfg.description = f"{exp.title}: control '{ctl['label']}', {scale} scale"
+            out.append((StudyRun(ctl["label"], None, seed, control=True), cfg.validate()))
     return out
+
+
+def scale_lambdas(exp, scale: str, asked: list[float] | None) -> list[float]:
+    """The λ1 values: those asked for, else the scale's own list, else the experiment's."""
+    if asked is not None:
+        return asked
+    return [float(v) for v in exp.scale(scale).get("lambdas", exp.lambdas)]
 
 
 def train_or_diverge(project_path: Path, run: StudyRun, cfg, *, data_root, device, log) -> None:
@@ -100,7 +117,7 @@ def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], pr
     spec = make_attack("pgd10", eps=eps)
     run.cells[COLUMNS[0]] = reuse_or_attack(project_path, run.run_id, model, ds, spec, proto, 1, dev, log)
     run.clean = run.cells[COLUMNS[0]]
-    if run.lambda1 is not None:
+    if is_stochastic(model):
         run.cells[COLUMNS[1]] = reuse_or_attack(project_path, run.run_id, model, ds, spec, proto, proto.eot_samples, dev, log)
     if run.seed in sc.get("suite_seeds", sc.get("seeds", [0])):
         run.cells[COLUMNS[2]] = _suite(project_path, run.run_id, model, ds, sc, proto, eps, dev, log)
@@ -126,7 +143,7 @@ def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps:
         with project.writing():
             store_row(project, run_id, row, gallery)
 
-    res = run_suite(model, ds.test, suite, sproto, device=dev, on_row=store)
+    res = run_suite(model, ds.test, suite, sproto, device=dev, on_row=store, reuse=stored_outcomes(project, run_id))
     log(f"  {res.row.robust_acc:6.1%} [{res.row.ci_low:.1%}, {res.row.ci_high:.1%}]  {res.row.protocol_line()}")
     return res.row
 
@@ -136,8 +153,7 @@ def run_study(exp, scale: str, *, project_path: Path, data_root, device: str, de
     """Train (or reuse) every run, evaluate it, and return the Markdown report
     (the SVG plot is written beside ``report`` when one is given)."""
     sc = exp.scale(scale)
-    lams = lambdas if lambdas is not None else [float(v) for v in exp.lambdas]
-    plan = study_configs(exp, scale, lams)  # validates every config first
+    plan = study_configs(exp, scale, scale_lambdas(exp, scale, lambdas))  # validates every config first
     proto = Protocol(**sc.get("protocol", {})).validate()
     runs = []
     for run, cfg in plan:
@@ -202,6 +218,7 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
         cols = [_spread([r.cells[c].robust_acc for r in ok if c in r.cells], len(ok)) for c in COLUMNS]
         div = f" ({len(group) - len(ok)} diverged)" if len(ok) < len(group) else ""
         lines.append(f"| {label} | {len(group)}{div} | {clean} | " + " | ".join(cols) + " |")
+    lines += _control_lines(runs)
     lines += ["", "Protocols of the cells (seed 0's runs):", ""]
     for r in (r for r in runs if r.seed == min(x.seed for x in runs) and not r.diverged):
         for c, row in r.cells.items():
@@ -209,6 +226,34 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
     if svg_name:
         lines += ["", f"![robust accuracy against λ1]({svg_name})"]
     return "\n".join(lines) + "\n"
+
+
+#: the suite must leave a genuinely robust control at least this much (lower end of its 95% CI)
+CONTROL_FLOOR = 0.05
+
+
+def control_holds(run: StudyRun) -> bool | None:
+    """Whether the suite left the control clearly robust (None: no suite row, or it diverged)."""
+    row = run.cells.get(COLUMNS[2])
+    return None if row is None or run.diverged else row.ci_low > CONTROL_FLOOR
+
+
+def _control_lines(runs: list[StudyRun]) -> list[str]:
+    """The sanity check of the suite itself: a PGD-AT model must keep clearly non-zero accuracy."""
+    out = []
+    for r in (r for r in runs if r.control):
+        held = control_holds(r)
+        row = r.cells.get(COLUMNS[2])
+        if held is None:
+            out.append(f"- control {r.label} (seed {r.seed}): no suite row ({r.diverged or 'not evaluated'})")
+            continue
+        verdict = ("holds: the suite leaves an adversarially trained model clearly robust, so a model it takes "
+                   "to zero is broken, not the suite" if held else
+                   "FAILS: the suite also breaks the adversarially trained control, so the suite is suspect and "
+                   "no number of this report should be published")
+        out.append(f"- control {r.label} (seed {r.seed}): adaptive suite {_pct(row)}, lower bound above "
+                   f"{100 * CONTROL_FLOOR:.0f} %: {verdict}.")
+    return ["", "Control (the suite must not break an adversarially trained model):", ""] + out if out else []
 
 
 def _spread(vals: list[float], runs: int | None = None) -> str:

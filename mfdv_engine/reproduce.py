@@ -2,12 +2,15 @@
 
 An experiment (``resources/presets/experiments/<name>.json``) names its rows
 (runs: a preset plus overrides), its columns (attacks, or ``clean``) and its
-scales: ``smoke`` (a CPU, minutes), ``gpu`` (one CUDA GPU, one run of at most
-about 9 minutes on an H100) and ``paper`` (the paper's settings on a GPU).
+scales: ``smoke`` (a CPU, minutes: plumbing), ``cpu`` (2 idle CPU cores, at most
+about 2 hours, full data on a small network: numbers that say something), ``gpu``
+(one CUDA GPU, one run of at most about 9 minutes on an H100) and ``paper`` (the
+paper's settings on a GPU).
 ``gpu`` and ``paper`` refuse to start without CUDA, before the project is
 touched. A scale holds ``set`` (overrides for every row), ``group_set`` (per
 row group), ``row_set`` (per row label), ``only_groups``, ``eps``,
-``protocol``, ``notes`` and, for timing experiments, ``epochs`` and
+``protocol``, ``suite`` (the adaptive suite's knobs: a worst-case column for
+every row), ``notes`` and, for timing experiments, ``epochs`` and
 ``defenses``. The paper's published
 values live beside it in ``<name>.paper.json``. Every cell of the report puts
 the paper's value next to ours under the paper's protocol (single-sample
@@ -36,6 +39,8 @@ from .store import Project
 from .devices import describe_device, resolve_device
 
 ADAPTIVE_VERSION = {"autoattack": "autoattack-rand"}
+#: the column a scale with ``suite`` knobs adds to every row: the adaptive suite's per-example worst case
+SUITE_COLUMN = "adaptive suite (worst case)"
 #: scales sized for a GPU: started without CUDA they stop before touching the project
 CUDA_SCALES = ("gpu", "paper")
 
@@ -62,6 +67,9 @@ def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None
         raise ConfigError(f"--lambda1 applies to the lambda1 study only, not to {name}")
     _require_cuda(name, scale, device)
     dev = resolve_device(device)
+    if scale == "cpu" and torch.cuda.is_available() and "gpu" in exp.scales:
+        log(f"a CUDA GPU is visible: `--scale gpu` is the faster choice for {name}; running the cpu scale as asked "
+            f"on {dev.type}")
     rows = [r for r in exp.rows if "only_groups" not in sc or r.get("group", "") in sc["only_groups"]]
     configs = [(row, exp.run_config(row, scale)) for row in rows]  # validate everything first
     if exp.kind == "lambda1":
@@ -142,6 +150,11 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
         elif stochastic and adaptive is None:
             cell.no_adaptive = "n/a (no gradient to average)"
         cells.append(cell)
+    if sc.get("suite") is not None:  # the scale asks for the worst case beside every row's columns
+        from .lambda1 import _suite
+
+        suite_row = _suite(project_path, run_id, model, ds, sc, proto, _eps_for(sc, cfg, {}) or 8 / 255, dev, log)
+        cells.append(Cell(row["label"], SUITE_COLUMN, None, suite_row, None, "this column is the worst case"))
     # the clean column takes its accuracy from any attacked row of this run (same n, MC, seed)
     ref = next((c.ours for c in cells if c.ours is not None), None)
     if ref is None:

@@ -27,7 +27,7 @@ def _script(name: str):
 @pytest.mark.parametrize("name", GPU_EXPERIMENTS)
 def test_gpu_scale_sits_between_smoke_and_paper_and_says_its_size(name):
     exp = Experiment.load(name)
-    assert list(exp.scales) == ["smoke", "gpu", "paper"]
+    assert [s for s in exp.scales if s != "cpu"] == ["smoke", "gpu", "paper"]  # cpu: where 2 cores can finish it
     sc = exp.scales["gpu"]
     notes = sc["notes"]
     assert "epoch" in notes and "min on one H100" in notes

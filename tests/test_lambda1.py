@@ -57,12 +57,34 @@ def test_lambda1_bad_input_is_one_sentence_and_touches_nothing(tmp_path, capsys)
         parse_lambdas("0,inf", [])
 
 
-def test_lambda1_experiment_has_three_scales_with_seeds():
+def test_lambda1_experiment_has_four_scales_with_seeds():
     exp = Experiment.load("lambda1")
-    assert list(exp.scales) == ["smoke", "gpu", "paper"]
+    assert list(exp.scales) == ["smoke", "cpu", "gpu", "paper"]
     assert [float(v) for v in exp.lambdas] == [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
     assert len(exp.scales["gpu"]["seeds"]) >= 2  # training-seed spread on the GPU
     assert "estimated" in exp.scales["gpu"]["notes"]
+
+
+def test_lambda1_cpu_scale_is_simplenet_with_the_issue_lambdas_seeds_and_a_control():
+    """Issue 19: plain, λ1 ∈ {0, 0.02, 0.1, 0.5}, two seeds, every run with the suite on n ≥ 500,
+    and a PGD-AT control of the same network; plain and λ1 = 0.02 (seed 0) are Table 9's runs."""
+    from mfdv_engine.experiments import same_config
+    from mfdv_engine.lambda1 import scale_lambdas, study_configs
+
+    exp = Experiment.load("lambda1")
+    sc = exp.scales["cpu"]
+    assert scale_lambdas(exp, "cpu", None) == [0, 0.02, 0.1, 0.5] and sc["seeds"] == [0, 1]
+    assert sc["suite"]["n"] >= 500 and "suite_seeds" not in sc
+    plan = study_configs(exp, "cpu", scale_lambdas(exp, "cpu", None))
+    assert {c.model.name for _, c in plan} == {"simplenet"} and {c.data.name for _, c in plan} == {"cifar10"}
+    assert all(c.data.limit_train is None for _, c in plan)  # the full training set
+    control = [(r, c) for r, c in plan if r.control]
+    assert [c.defense.name for _, c in control] == ["pgd-at"]
+    table9 = Experiment.load("table9")
+    shared = {r["label"]: table9.run_config(r, "cpu").to_dict() for r in table9.rows if r.get("group") == "simplenet"}
+    for run, cfg in plan:
+        if run.seed == 0 and run.label in ("plain", "λ1=0.02"):
+            assert any(same_config(cfg.to_dict(), t) for t in shared.values()), run.label
 
 
 def test_interval_plot_draws_each_point_with_its_interval():
