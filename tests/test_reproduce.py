@@ -69,3 +69,13 @@ def test_tiny_report_quotes_paper_next_to_ours_and_reuses_runs(resources, tmp_pa
     assert all(m.startswith("reusing") for m in log), log
     strip = lambda t: [l for l in t.splitlines() if not l.startswith("- date")]  # noqa: E731
     assert strip(again)[3:] == strip(text)[3:]
+
+
+def test_a_scale_the_experiment_lacks_names_the_scales_it_has(tmp_path, capsys):
+    from mfdv_engine.cli import main
+
+    p = tmp_path / "r.mfdv.h5"
+    assert main(["reproduce", "table1", "--scale", "cpu", "--project", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "has no scale 'cpu'" in err and "smoke or gpu or paper" in err and "Traceback" not in err
+    assert not p.exists()

@@ -114,9 +114,11 @@ def _reproduction_commands(sub) -> None:
     rp = sub.add_parser("reproduce", help="train, evaluate and report one of the paper's tables")
     rp.add_argument("experiment", help="table1, table2, table3, table4, table8, table9, fig3, eot or lambda1 "
                     "(MFDV's robustness against λ1, with the adaptive suite)")
-    rp.add_argument("--scale", choices=("smoke", "gpu", "paper"), default="smoke",
-                    help="smoke: CPU, minutes; gpu: one CUDA GPU, one run of at most ~9 minutes on an H100; "
-                    "paper: the paper's settings on a GPU (gpu and paper need CUDA)")
+    rp.add_argument("--scale", default="smoke",
+                    help="smoke: CPU, minutes (plumbing); cpu: 2 idle CPU cores, at most about 2 hours, full data on "
+                    "a small network (table9, lambda1); gpu: one CUDA GPU, one run of at most ~9 minutes on an H100; "
+                    "paper: the paper's settings on a GPU (gpu and paper need CUDA). An experiment without the "
+                    "scale names the ones it has")
     rp.add_argument("--project", required=True)
     rp.add_argument("--data-root")
     rp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
