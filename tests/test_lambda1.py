@@ -61,8 +61,19 @@ def test_lambda1_experiment_has_four_scales_with_seeds():
     exp = Experiment.load("lambda1")
     assert list(exp.scales) == ["smoke", "cpu", "gpu", "paper"]
     assert [float(v) for v in exp.lambdas] == [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
-    assert len(exp.scales["gpu"]["seeds"]) >= 2  # training-seed spread on the GPU
     assert "estimated" in exp.scales["gpu"]["notes"]
+
+
+def test_lambda1_gpu_scale_trains_the_decisive_values_for_at_least_30_epochs():
+    """Issue 19.4: at 12 epochs λ1 = 0.1 reached 17 % PGD-10, at 30 epochs 52 %: plain, 0.02 and 0.1 get ≥ 30."""
+    from mfdv_engine.lambda1 import scale_lambdas, study_configs
+
+    exp = Experiment.load("lambda1")
+    plan = study_configs(exp, "gpu", scale_lambdas(exp, "gpu", None))
+    labels = {r.label for r, _ in plan}
+    assert {"plain", "λ1=0.02", "λ1=0.1"} <= labels
+    assert all(c.train.epochs >= 30 for _, c in plan)
+    assert all(c.model.name == "resnet18" and c.data.limit_train is None for _, c in plan)
 
 
 def test_lambda1_cpu_scale_is_simplenet_with_the_issue_lambdas_seeds_and_a_control():

@@ -16,7 +16,7 @@ and a Python with torch, torchvision and h5py. It
    once before the run with ``returncode: null``, so a killed run leaves it too).
 
 ``--dry-run`` does step 1 and prints the command and environment without running it.
-Usage: python3 bench/gpu/run.py EXPERIMENT OUT_DIR [--dry-run] [--scale gpu] [--project-dir DIR]
+Usage: python3 bench/gpu/run.py EXPERIMENT OUT_DIR [--dry-run] [--scale gpu] [--project-dir DIR] [--lambda1 0,0.5]
 Exit code: the experiment's (2 with one sentence for bad arguments or a missing pack).
 """
 from __future__ import annotations
@@ -84,7 +84,7 @@ def build_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     name = args.experiment
     cmd = [args.python, "-m", "mfdv_engine.cli", "reproduce", name, "--scale", args.scale, "--device", args.device,
            "--project", str(args.project_dir / f"{name}.mfdv.h5"), "--data-root", str(args.data),
-           "--report", str(args.out / f"{name}.md")]
+           "--report", str(args.out / f"{name}.md")] + (["--lambda1", args.lambda1] if args.lambda1 else [])
     path = os.pathsep.join([str(REPO), str((args.pack / "site").resolve())]
                            + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
     env = {"PYTHONPATH": path, "MFDV_CACHE_DIR": str(args.data / "cache"), "PYTHONUNBUFFERED": "1"}
@@ -120,6 +120,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--project-dir", type=Path, help="folder of the project file (default: OUT; use one that "
                     "outlives OUT, e.g. .gpu-data/projects, to resume an interrupted run)")
     ap.add_argument("--python", default=sys.executable, help="the Python with torch, torchvision and h5py")
+    ap.add_argument("--lambda1", help="lambda1 study only: the λ1 values instead of the scale's (e.g. 0,0.5)")
     ap.add_argument("--dry-run", action="store_true", help="prepare the data, print the command, run nothing")
     args = ap.parse_args(argv)
     if args.experiment not in experiments():
