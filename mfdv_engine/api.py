@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import RunConfig
+from .data.image_cache import decoding_events
 from .events import EventSink, TrainingEvent, ignore
 from .measure import (ProjectLike, Rows, _project, attack, boundaries, checklist, default_eps, plan_attack,
                       store_row, stored_boundaries, stored_checklist, sweep)
@@ -65,8 +66,9 @@ def train(project: ProjectLike, config: RunConfig, *, data_root=None, device: st
     from .training.runs import train_run
 
     path = project.path if isinstance(project, Project) else project
-    return train_run(path, config, data_root=data_root, device=device, cancel_event=cancel,
-                     on_event=lambda kind, data: on_event(TrainingEvent(kind, data)))
+    with decoding_events(on_event):  # a first use of an image data set decodes it, with progress
+        return train_run(path, config, data_root=data_root, device=device, cancel_event=cancel,
+                         on_event=lambda kind, data: on_event(TrainingEvent(kind, data)))
 
 
 def resume(project: ProjectLike, run_id: str, *, data_root=None, device: str | None = None,
@@ -75,8 +77,9 @@ def resume(project: ProjectLike, run_id: str, *, data_root=None, device: str | N
     from .training.runs import train_run
 
     path = project.path if isinstance(project, Project) else project
-    return train_run(path, resume=run_id, data_root=data_root, device=device, cancel_event=cancel,
-                     on_event=lambda kind, data: on_event(TrainingEvent(kind, data)))
+    with decoding_events(on_event):
+        return train_run(path, resume=run_id, data_root=data_root, device=device, cancel_event=cancel,
+                         on_event=lambda kind, data: on_event(TrainingEvent(kind, data)))
 
 
 def export_csv(project: ProjectLike, path: str | os.PathLike, run_id: str | None = None) -> int:

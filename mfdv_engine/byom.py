@@ -109,7 +109,7 @@ def _test_split(data: Any, data_root, n: int) -> tuple[Split, int | None, float]
     from .defaults import default_eps, default_eps_for
 
     if isinstance(data, str):
-        data = load_dataset(data, data_root, limit_train=1, limit_test=n)
+        data = load_dataset(data, data_root, limit_test=n, splits=("test",))
     if isinstance(data, Dataset):
         return data.test, data.num_classes, default_eps_for(data.name)
     if isinstance(data, Split):
@@ -235,7 +235,7 @@ def _import_data(dataset: str, data_root, limit_test: int | None) -> Dataset:
     from .data import load_dataset
 
     DataConfig(name=dataset, limit_test=limit_test).validate()
-    return load_dataset(dataset, data_root, limit_train=1, limit_test=limit_test)
+    return load_dataset(dataset, data_root, limit_test=limit_test, splits=("test",))
 
 
 def _import_config(path: Path, entry: str, source: bytes, weights, dataset: str, name: str | None,

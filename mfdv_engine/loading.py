@@ -30,7 +30,7 @@ def load_run(project, run_id: str, *, data_root=None, device: torch.device, limi
     from .defenses import get_defense
 
     cfg = checked_run(project, run_id)
-    ds = load_dataset(cfg.data.name, data_root, limit_train=1, limit_test=limit_test)
+    ds = load_dataset(cfg.data.name, data_root, limit_test=limit_test, splits=("test",))
     if cfg.model.name == "imported" or cfg.model.source is not None:  # only from a model file this machine trusts
         from .byom import imported_model
 

@@ -22,6 +22,7 @@ from .defaults import default_eps_for
 from .evaluation import Protocol, Row, gallery_arrays
 from .evaluation.boundaries import compute_boundaries
 from .evaluation.checklist import run_checklist
+from .data.image_cache import decoding_events
 from .evaluation.reuse import find_stored, stored_outcome
 from .evaluation.rows import Outcome
 from .evaluation.suite import Reuse, evaluate_request, parse_attacks
@@ -101,7 +102,8 @@ def _evaluate(project: ProjectLike, run_id: str, job, proto: Protocol, data_root
     out = Rows(run_id)
     with proj.writing() if main else contextlib.nullcontext():
         dev = _device(device)
-        _, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=proto.n)
+        with decoding_events(on_event if main else ignore):
+            _, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=proto.n)
         on_row = (lambda row, gallery: out.rows.append(store_row(proj, run_id, row, gallery, on_event))) if main else None
         on_progress = (lambda what, frac: on_event(Progress(what, frac))) if main else None
         try:
@@ -147,7 +149,8 @@ def checklist(project: ProjectLike, run_id: str, *, eps: float | None = None, pr
     proj = _project(project)
     with proj.writing():
         dev = _device(device)
-        _, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=proto.n)
+        with decoding_events(on_event if main else ignore):
+            _, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=proto.n)
         on_event(Progress("checklist", None))
         items = run_checklist(model, ds.test, proto, device=dev, eps=e, square_queries=square_queries,
                               on_row=lambda row, gallery: store_row(proj, run_id, row, gallery, on_event))

@@ -225,3 +225,102 @@ def test_mfdv_data_dir_is_the_default_root(monkeypatch, tmp_path):
     assert default_data_root() == tmp_path
     monkeypatch.delenv("MFDV_DATA_DIR")
     assert default_data_root().name == "datasets" and default_data_root() != tmp_path
+
+
+# --------------------------------------------------------------------------- packed data sets (issue 19.5)
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def write_cifar_archive(root: Path, per_class: tuple[int, int] = (3, 2)) -> Path:
+    """A small cifar10-jpeg.tar.gz (test members first, like the real one) and the same files unpacked."""
+    import tarfile
+
+    import torch
+    from torchvision.io import encode_jpeg
+
+    g = torch.Generator().manual_seed(0)
+    unpacked = root / "unpacked" / "cifar10-jpeg"
+    for split, n in (("test", per_class[1]), ("train", per_class[0])):
+        for cls in CIFAR_CLASSES:
+            folder = unpacked / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                img = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=g)
+                (folder / f"{i:04d}.jpg").write_bytes(encode_jpeg(img).numpy().tobytes())
+    packed = root / "packed"
+    packed.mkdir()
+    with tarfile.open(packed / "cifar10-jpeg.tar.gz", "w:gz") as tf:
+        tf.add(unpacked, arcname="cifar10-jpeg")
+    return packed
+
+
+def test_an_evaluation_decodes_only_the_test_split_of_an_archive_and_unpacks_nothing(tmp_path, cache):
+    from mfdv_engine.data import load_dataset
+    from mfdv_engine.data.image_cache import decoding, list_caches
+
+    packed = write_cifar_archive(tmp_path)
+    seen: list[tuple[str, int, int]] = []
+    with decoding(report=lambda what, done, total: seen.append((what, done, total))):
+        ds = load_dataset("cifar10", packed, splits=("test",))
+    assert len(ds.train) == 0 and len(ds.test) == 20 and ds.classes == CIFAR_CLASSES
+    caches = list_caches()
+    assert [c["images"] for c in caches] == [20] and "test" in caches[0]["source"]  # the training split untouched
+    assert not list(cache.rglob("extracted-*")) and not list(cache.rglob("*.jpg"))
+    assert any(what.startswith("decoding") and done == total == 20 for what, done, total in seen)  # progress
+    assert any("cached 20 decoded images" in what and "MiB" in what for what, _, _ in seen)  # where, how large
+
+
+def test_an_archive_decodes_to_the_same_examples_in_the_same_order_as_its_folders(tmp_path, monkeypatch):
+    import torch
+
+    from mfdv_engine.data import load_dataset
+
+    packed = write_cifar_archive(tmp_path)
+    monkeypatch.setenv("MFDV_CACHE_DIR", str(tmp_path / "c1"))
+    from_archive = load_dataset("cifar10", packed)
+    monkeypatch.setenv("MFDV_CACHE_DIR", str(tmp_path / "c2"))
+    from_folders = load_dataset("cifar10", tmp_path / "unpacked")
+    for a, b in ((from_archive.train, from_folders.train), (from_archive.test, from_folders.test)):
+        assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+    assert len(from_archive.train) == 30
+    import torchvision.io
+
+    monkeypatch.setenv("MFDV_CACHE_DIR", str(tmp_path / "c1"))
+    monkeypatch.setattr(torchvision.io, "decode_image", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
+    again = load_dataset("cifar10", packed)  # both splits and the classes from the cache: the archive is not read
+    assert torch.equal(again.train.x, from_archive.train.x) and again.classes == CIFAR_CLASSES
+
+
+def test_datasets_lists_the_caches_with_sizes_and_clears_them(tmp_path, cache, capsys):
+    from mfdv_engine.cli import main
+    from mfdv_engine.data import load_dataset
+
+    load_dataset("cifar10", write_cifar_archive(tmp_path))
+    capsys.readouterr()
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "Decoded-image caches in" in out and "MiB" in out and "--clear-cache" in out
+    assert "30 images" in out and "20 images" in out
+    assert main(["datasets", "--caches", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted(r["images"] for r in rows) == [20, 30] and all(r["bytes"] > 0 for r in rows)
+    assert main(["datasets", "--clear-cache"]) == 0
+    assert "removed 2 cache(s)" in capsys.readouterr().err
+    assert not list(cache.rglob("*.pt"))
+    assert main(["datasets"]) == 0 and "No decoded-image caches" in capsys.readouterr().out
+
+
+def test_the_api_reports_a_first_decode_as_progress_events(tmp_path, cache):
+    import mfdv_engine as mfdv
+    from mfdv_engine.config import load_preset
+
+    write_digits(tmp_path / "digits")
+    cfg = load_preset("mnist-lenet-plain").with_overrides(
+        ["data.name=imagefolder", "train.device=cpu", "train.batch_size=16", "train.epochs=1"])
+    events = []
+    mfdv.train(tmp_path / "p.mfdv.h5", cfg, data_root=tmp_path / "digits", on_event=events.append)
+    phases = [e.phase for e in events if isinstance(e, mfdv.Progress)]
+    assert any(p.startswith("decoding") and "train" in p for p in phases)
+    assert any(p.startswith("cached 42 decoded images") for p in phases)
+    assert any(isinstance(e, mfdv.TrainingEvent) and e.kind == "epoch" for e in events)

@@ -174,6 +174,9 @@ def _more_project_commands(sub) -> None:
     ds = sub.add_parser("datasets", help="list the data sets: folder layout under --data-root, default "
                         "augmentation, download, decode cache (MFDV_CACHE_DIR)")
     ds.add_argument("--json", action="store_true")
+    ds.add_argument("--caches", action="store_true", help="list only the decoded-image caches, with their sizes")
+    ds.add_argument("--clear-cache", action="store_true",
+                    help="remove every decoded-image cache (data sets are decoded again on next use)")
 
 def _protocol_args(a: argparse.ArgumentParser) -> None:
     a.add_argument("--eps", help=f"perturbation budget, e.g. 8/255 or 0.3 ({EPS_RULE})")

@@ -118,10 +118,20 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 @command("datasets")
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from ..data.registry import describe_datasets, format_datasets
+    from ..data.image_cache import clear_caches, list_caches
+    from ..data.registry import describe_datasets, format_caches, format_datasets
 
+    if args.clear_cache:
+        n, freed = clear_caches()
+        print(f"removed {n} cache(s), {freed / 2**20:.0f} MiB freed", file=sys.stderr)
+        return 0
+    if args.caches:
+        caches = list_caches()
+        print(json.dumps(caches, indent=2) if args.json else printable(format_caches(caches), multiline=True))
+        return 0
     rows = describe_datasets()
-    print(json.dumps(rows, indent=2, sort_keys=True) if args.json else printable(format_datasets(rows), multiline=True))
+    text = format_datasets(rows) + "\n\n" + format_caches(list_caches())
+    print(json.dumps(rows, indent=2, sort_keys=True) if args.json else printable(text, multiline=True))
     return 0
 
 

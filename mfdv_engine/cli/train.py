@@ -50,7 +50,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     prev = signal.signal(signal.SIGINT, lambda *a: cancel.set())
     try:
         kw = dict(data_root=args.data_root, device=args.device, cancel=cancel,
-                  on_event=lambda e: bar.on_event(e.kind, e.data))
+                  on_event=bar.on_api_event)
         summary = api.resume(args.project, args.resume, **kw) if args.resume else api.train(args.project, cfg, **kw)
     finally:
         signal.signal(signal.SIGINT, prev)
@@ -79,6 +79,24 @@ class _Progress:
         self.steps_per_epoch = 0
         self.last_step = 0
         self.epochs = 0
+
+    def on_api_event(self, event) -> None:
+        """Trainer events feed the epoch bars; a Progress event (decoding a data set) gets a bar of its own."""
+        from ..events import Progress
+
+        if not isinstance(event, Progress):
+            return self.on_event(event.kind, event.data)
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=1.0, file=sys.stderr, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
+        self.bar.set_description_str(event.phase)
+        self.bar.n = event.fraction or 0.0
+        self.bar.refresh()
+        if event.fraction is not None and event.fraction >= 1.0:
+            self.close()
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
         if self.quiet:

@@ -1,7 +1,7 @@
 """CIFAR-10 and CIFAR-100 through torchvision's own classes (the official pickled batches).
 
 CIFAR-10 may also come as an image-folder copy (``cifar10-jpeg/{train,test}``
-or its ``.tar.gz``), decoded once and cached (:mod:`.image_cache`). Per the
+or its ``.tar.gz``, read without unpacking), decoded once and cached (:mod:`.image_cache`). Per the
 ``--data-root`` rule, ``<root>`` is the folder holding ``cifar-10-batches-py``
 (or ``cifar-100-python``, ``cifar10-jpeg``), or that folder itself.
 """
@@ -14,15 +14,18 @@ import torch
 
 from ..errors import DataError, DataNotFound
 from .base import Dataset, Split
-from .image_cache import extract_once, image_folder_pair
+from .archive import archive_pair
+from .image_cache import image_folder_pair
 from .registry import as_labels, download_failed, register_dataset
 
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+#: an image-folder copy of CIFAR-10 in one file, decoded straight from it (:mod:`.archive`)
+ARCHIVE = "cifar10-jpeg.tar.gz"
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR10_LAYOUT = ("<root>/cifar-10-batches-py/ (data_batch_1 … data_batch_5, test_batch, batches.meta), or "
                   "<root>/cifar10-jpeg/train/<class>/*.jpg and <root>/cifar10-jpeg/test/<class>/*.jpg "
-                  "(also <root>/cifar10-jpeg.tar.gz, unpacked once into the cache)")
+                  "(also <root>/cifar10-jpeg.tar.gz, decoded straight from the archive)")
 CIFAR100_LAYOUT = "<root>/cifar-100-python/ (train, test, meta)"
 
 
@@ -65,11 +68,6 @@ def _cifar10_folder_layout(root: Path) -> tuple[Path, Path] | None:
     for base in (root / "cifar10-jpeg", root):
         if (base / "train").is_dir() and (base / "test").is_dir():
             return base / "train", base / "test"
-    archive = root / "cifar10-jpeg.tar.gz"
-    if archive.is_file():
-        base = extract_once(archive) / "cifar10-jpeg"
-        if (base / "train").is_dir() and (base / "test").is_dir():
-            return base / "train", base / "test"
     return None
 
 
@@ -88,14 +86,16 @@ def load_cifar10(root: Path, download: bool) -> Dataset:
     """
     from torchvision.datasets import CIFAR10
 
-    folders = _cifar10_folder_layout(root) if not _has_pickled_cifar10(root) else None
-    if folders is not None:
-        train, test, classes = image_folder_pair(*folders, size=32, channels="rgb")
+    pickled = _has_pickled_cifar10(root)
+    folders = _cifar10_folder_layout(root) if not pickled else None
+    archive = root / ARCHIVE
+    if folders is not None or (not pickled and archive.is_file()):
+        train, test, classes = (image_folder_pair(*folders, size=32, channels="rgb") if folders is not None
+                                else archive_pair(archive, "cifar10-jpeg", size=32, channels="rgb"))
         if len(classes) != 10:
-            raise DataError(
-                f"{folders[0]} has {len(classes)} class folders, CIFAR-10 needs 10 ({', '.join(CIFAR10_CLASSES)})"
-            )
-    elif _has_pickled_cifar10(root) or download:
+            raise DataError(f"{folders[0] if folders else archive} has {len(classes)} class folders, "
+                            f"CIFAR-10 needs 10 ({', '.join(CIFAR10_CLASSES)})")
+    elif pickled or download:
         train, test, classes = _cifar_pickled(CIFAR10, root, download, "cifar-10-batches-py", "CIFAR-10")
     else:
         raise DataNotFound(

@@ -50,7 +50,7 @@ def load_imagefolder(root: Path, download: bool) -> Dataset:
     train, test, classes = image_folder_pair(train_dir, test_dir, size=None, channels="auto")
     if len(classes) < 2:
         raise DataError(f"{train_dir} has {len(classes)} class folder(s); put each class in its own folder, at least 2")
-    mean, std = image_stats(train.x)
+    mean, std = image_stats(train.x if len(train) else test.x)  # an evaluation's load decodes no training images
     return Dataset(
         name="imagefolder",
         train=train,

@@ -10,13 +10,18 @@ folders are unpacked there too, never beside the archive.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
+import json
 import os
 import random
+import sys
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import torch
 
@@ -28,6 +33,72 @@ CACHE_FORMAT = 1
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 #: The environment variable that moves the cache folder.
 CACHE_ENV = "MFDV_CACHE_DIR"
+#: which splits the caller needs decoded ("train", "test"); an evaluation asks for the test split only
+_WANTED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("wanted_splits",
+                                                                        default=frozenset({"train", "test"}))
+#: ``report(what, done, total)`` while images are decoded; None: a progress bar on standard error
+Reporter = Callable[[str, int, int], None]
+_REPORTER: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar("decode_reporter", default=None)
+
+
+_KEEP = object()
+
+
+@contextlib.contextmanager
+def decoding(*, splits: Iterable[str] | None = None, report: Reporter | None | object = _KEEP) -> Iterator[None]:
+    """Inside the block, image loaders decode only ``splits`` (the others come back empty)
+    and report their progress to ``report`` (None: a bar on standard error); either left
+    out keeps what an outer block set."""
+    t1 = _WANTED.set(frozenset(splits)) if splits is not None else None
+    t2 = _REPORTER.set(report) if report is not _KEEP else None  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        if t1 is not None:
+            _WANTED.reset(t1)
+        if t2 is not None:
+            _REPORTER.reset(t2)
+
+
+def decoding_events(on_event) -> contextlib.AbstractContextManager:
+    """Decoding progress as :class:`~mfdv_engine.events.Progress` events to ``on_event`` (the API's
+    sink); the default sink (``events.ignore``) leaves the progress bar on standard error."""
+    from ..events import Progress, ignore
+
+    if on_event is ignore:
+        return contextlib.nullcontext()
+    return decoding(report=lambda what, done, total: on_event(Progress(what, done / max(total, 1))))
+
+
+def wanted(split: str) -> bool:
+    """Whether the current load needs ``split`` ("train" or "test") decoded."""
+    return split in _WANTED.get()
+
+
+def _progress(what: str, total: int) -> Callable[[int], None]:
+    """A function of the number of images done so far that reports about every 2 %."""
+    report = _REPORTER.get()
+    if report is None:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=what, unit="img", mininterval=1.0, leave=False)
+
+        def step(done: int) -> None:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+        return step
+    every = max(1, total // 50)
+    return lambda done: report(what, done, total) if done % every == 0 or done >= total else None
+
+
+def say(text: str) -> None:
+    """One line of news about the cache (where it went, how large): to the reporter, else standard error."""
+    report = _REPORTER.get()
+    if report is not None:
+        report(text, 1, 1)
+    else:
+        print(text, file=sys.stderr)
 
 
 def dataset_cache_dir() -> Path:
@@ -112,7 +183,9 @@ def _read_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
         return None
 
 
-def _write_cache(path: Path, x: torch.Tensor, y: torch.Tensor, folder: Path) -> None:
+def _write_cache(path: Path, x: torch.Tensor, y: torch.Tensor, folder: Path | str, *,
+                 classes: list[str] | None = None) -> None:
+    """The decoded tensors, and beside them a small JSON saying what they are (``mfdv datasets`` lists it)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
@@ -124,6 +197,11 @@ def _write_cache(path: Path, x: torch.Tensor, y: torch.Tensor, folder: Path) -> 
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        meta = {"source": str(folder), "images": int(len(x)), "shape": list(x.shape[1:]), "bytes": path.stat().st_size,
+                **({"classes": classes} if classes is not None else {})}
+        path.with_suffix(".json").write_text(json.dumps(meta))
+        say(f"cached {len(x):,} decoded images of {folder} in {path} ({meta['bytes'] / 2**20:.0f} MiB); "
+            "`mfdv datasets` lists the caches, `mfdv datasets --clear-cache` removes them")
     except OSError as exc:  # caching is an optimisation: a read-only cache folder is not an error
         warnings.warn(f"could not write data cache {path}: {exc}", stacklevel=3)
 
@@ -166,34 +244,54 @@ def decode_images(
         warnings.filterwarnings(
             "ignore", message=".*decoding and encoding capabilities of TorchVision", category=DeprecationWarning
         )
-        x = _decode_all(samples, decode, channels, size)
+        x = _decode_all(samples, decode, channels, size, what=f"decoding {folder} once")
     y = torch.tensor([label for _, label in samples], dtype=torch.int64)
     _write_cache(cache, x, y, folder)
     return x, y
 
 
-def _decode_all(samples, decode, channels: str, size: int | None) -> torch.Tensor:
-    from torchvision.io import ImageReadMode
-
-    first = decode(samples[0][0], ImageReadMode.UNCHANGED)
-    if channels == "auto":
-        mode = ImageReadMode.GRAY if first.shape[0] in (1, 2) else ImageReadMode.RGB
-    elif channels == "gray":
-        mode = ImageReadMode.GRAY
-    else:
-        mode = ImageReadMode.RGB
-    c = 1 if mode == ImageReadMode.GRAY else 3
-    side = size if size is not None else int(min(first.shape[-2:]))
+def _decode_all(samples, decode, channels: str, size: int | None, what: str = "decoding images") -> torch.Tensor:
+    mode, c, side = _layout(decode(samples[0][0], _unchanged()), channels, size)
     x = torch.empty((len(samples), c, side, side), dtype=torch.uint8)
 
     def work(i: int) -> None:
         x[i] = _fit(decode(samples[i][0], mode), side)
 
     workers = min(16, os.cpu_count() or 1)
+    step = _progress(what, len(samples))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(work, range(len(samples)), chunksize=256):
-            pass
+        for done, _ in enumerate(pool.map(work, range(len(samples)), chunksize=256), 1):
+            step(done)
     return x
+
+
+def _unchanged():
+    from torchvision.io import ImageReadMode
+
+    return ImageReadMode.UNCHANGED
+
+
+def _layout(first: torch.Tensor, channels: str, size: int | None):
+    """(read mode, channels, side) of a split whose first image (in the fixed order) is ``first``."""
+    from torchvision.io import ImageReadMode
+
+    if channels == "auto":
+        mode = ImageReadMode.GRAY if first.shape[0] in (1, 2) else ImageReadMode.RGB
+    else:
+        mode = ImageReadMode.GRAY if channels == "gray" else ImageReadMode.RGB
+    return mode, 1 if mode == ImageReadMode.GRAY else 3, size if size is not None else int(min(first.shape[-2:]))
+
+
+def empty_split(samples: list[tuple[str, int]], *, size: int | None, channels: str) -> Split:
+    """The split an evaluation does not need: no examples, but the shape decoding would give
+    (only the first image in the fixed order is read, when size or channels depend on it)."""
+    if size is not None and channels != "auto":
+        c, side = (1 if channels == "gray" else 3), size
+    else:
+        order = list(samples)
+        random.Random(0).shuffle(order)
+        _, c, side = _layout(_decode_file(order[0][0], _unchanged()), channels, size)
+    return Split(torch.empty((0, c, side, side), dtype=torch.uint8), torch.empty(0, dtype=torch.int64))
 
 
 def image_folder_split(folder: Path, *, size: int | None, channels: str) -> tuple[Split, list[str]]:
@@ -208,7 +306,11 @@ def image_folder_pair(
 ) -> tuple[Split, Split, list[str]]:
     """Train and test folders decoded alike; test labels follow the training folder's class order,
     so a test folder lacking a class still lines up (one with an extra class is refused)."""
-    train, classes = image_folder_split(train_dir, size=size, channels=channels)
+    if wanted("train"):
+        train, classes = image_folder_split(train_dir, size=size, channels=channels)
+    else:
+        classes, train_samples = list_image_folder(train_dir)
+        train = empty_split(train_samples, size=size, channels=channels)
     test_classes, test_samples = list_image_folder(test_dir)
     extra = sorted(set(test_classes) - set(classes))
     if extra:
@@ -232,28 +334,36 @@ def image_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
 
 
-def extract_once(archive: Path) -> Path:
-    """Unpack an image-folder archive into the cache (once; keyed by its size and
-    mtime), never beside the archive, with tarfile's 'data' filter (no links
-    out of the folder, no device files)."""
-    import shutil
-    import tarfile
 
-    st = archive.stat()
-    key = hashlib.sha1(f"{archive.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    dest = dataset_cache_dir() / f"extracted-{key}"
-    if (dest / ".complete").exists():
-        return dest
-    tmp = dest.with_name(dest.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        with tarfile.open(archive) as tf:
-            tf.extractall(tmp, filter="data")
-    except (OSError, tarfile.TarError) as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(f"cannot unpack {archive} ({e}); check the file or unpack it yourself next to it") from None
-    (tmp / ".complete").touch()
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(tmp, dest)
-    return dest
+def list_caches() -> list[dict]:
+    """Every decoded split (and unpacked archive left by older versions) in the cache folder:
+    ``{"path", "source", "images", "bytes"}``, largest first."""
+    root = dataset_cache_dir()
+    out = []
+    for pt in sorted(root.glob("*.pt")) if root.is_dir() else []:
+        try:
+            meta = json.loads(pt.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+        out.append({"path": str(pt), "source": str(meta.get("source", "unknown (cached by an older version)")),
+                    "images": meta.get("images"), "bytes": pt.stat().st_size})
+    for d in sorted(root.glob("extracted-*")) if root.is_dir() else []:
+        size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file() and not f.is_symlink())
+        out.append({"path": str(d), "source": "an unpacked archive (no longer needed)", "images": None, "bytes": size})
+    return sorted(out, key=lambda c: -c["bytes"])
+
+
+def clear_caches() -> tuple[int, int]:
+    """Remove every cache :func:`list_caches` shows: (entries removed, bytes freed). Data sets
+    are decoded again on their next use; nothing else lives in the folder."""
+    import shutil
+
+    caches = list_caches()
+    for c in caches:
+        p = Path(c["path"])
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+            p.with_suffix(".json").unlink(missing_ok=True)
+    return len(caches), sum(c["bytes"] for c in caches)

@@ -7,11 +7,13 @@ the ``--data-root`` rule, ``<root>`` is the folder holding
 from __future__ import annotations
 
 import os
+
+import torch
 from pathlib import Path
 
 from ..errors import DataError, DataNotFound
 from .base import Dataset, Split
-from .image_cache import decode_images, list_image_folder
+from .image_cache import decode_images, list_image_folder, wanted
 from .registry import download_failed, register_dataset
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -84,7 +86,8 @@ def load_tiny_imagenet(root: Path, download: bool) -> Dataset:
         )
     classes, train_samples = list_image_folder(base / "train")
     test_samples = _tiny_val_samples(base, {wnid: i for i, wnid in enumerate(classes)})
-    x_train, y_train = decode_images(base / "train", train_samples, classes, size=64, channels="rgb")
+    x_train, y_train = (decode_images(base / "train", train_samples, classes, size=64, channels="rgb") if wanted("train")
+                        else (torch.empty((0, 3, 64, 64), dtype=torch.uint8), torch.empty(0, dtype=torch.int64)))
     x_test, y_test = decode_images(base / "val", test_samples, classes, size=64, channels="rgb")
     return Dataset(
         name="tiny-imagenet",
@@ -170,8 +173,10 @@ def load_imagenette(root: Path, download: bool) -> Dataset:
             f"(see `mfdv datasets`), or set data.download=true"
         )
     tv_root, folder_name, size = found or (root, *IMAGENETTE_FOLDERS[0])
-    train, classes = _imagenette_split(tv_root, folder_name, size, "train", download and found is None)
-    test, _ = _imagenette_split(tv_root, folder_name, size, "val", download and found is None)
+    fetch = download and found is None
+    test, classes = _imagenette_split(tv_root, folder_name, size, "val", fetch)
+    train = (_imagenette_split(tv_root, folder_name, size, "train", fetch)[0] if wanted("train")
+             else Split(torch.empty((0, 3, 64, 64), dtype=torch.uint8), torch.empty(0, dtype=torch.int64)))
     return Dataset(
         name="imagenette",
         train=train,

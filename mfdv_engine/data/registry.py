@@ -113,6 +113,20 @@ def format_datasets(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def format_caches(caches: list[dict[str, Any]]) -> str:
+    """The decode caches (:func:`~.image_cache.list_caches`) as text, with the way to remove them."""
+    from .image_cache import dataset_cache_dir
+
+    if not caches:
+        return f"No decoded-image caches in {dataset_cache_dir()}."
+    lines = [f"Decoded-image caches in {dataset_cache_dir()} ({sum(c['bytes'] for c in caches) / 2**20:.0f} MiB "
+             "in all; `mfdv datasets --clear-cache` removes them, the data sets are decoded again on next use):"]
+    for c in caches:
+        n = f"{c['images']:,} images, " if c.get("images") else ""
+        lines.append(f"  {c['bytes'] / 2**20:7.1f} MiB  {n}{c['source']}  ({Path(c['path']).name})")
+    return "\n".join(lines)
+
+
 #: a folder of data sets for every command and the studio when no root is given (a lab's shared disk)
 DATA_ENV = "MFDV_DATA_DIR"
 
@@ -144,21 +158,29 @@ def load_dataset(
     limit_train: int | None = None,
     limit_test: int | None = None,
     augment: str = "auto",
+    splits: tuple[str, ...] = ("train", "test"),
 ) -> Dataset:
     """Load data set ``name`` from ``root`` (default :func:`default_data_root`).
 
     Images come back as ``uint8`` ``(N, C, H, W)`` CPU tensors, labels as
     ``int64``. ``limit_train``/``limit_test`` keep the first N examples of
     each split. ``augment`` sets :attr:`Dataset.augment` (``auto``: the entry's
-    default). Raises :class:`DataError` when the name is unknown or the files
+    default). ``splits=("test",)``: an evaluation's load, whose training split
+    comes back empty and, for data sets decoded from images, is not decoded at all.
+    Raises :class:`DataError` when the name is unknown or the files
     are missing or unreadable, :class:`ConfigError` for a bad limit or augmentation.
     """
+    from .image_cache import decoding
+
     entry = dataset_entry(name)
     check_augment_setting(augment)
     limit_train = _check_limit("limit_train", limit_train)
     limit_test = _check_limit("limit_test", limit_test)
     root_path = Path(root).expanduser() if root is not None else default_data_root()
-    ds = entry.loader(root_path, bool(download))
+    with decoding(splits=splits):
+        ds = entry.loader(root_path, bool(download))
+    if "train" not in splits:
+        ds = ds.limit(train=0)
     for split, which in ((ds.train, "training"), (ds.test, "test")):  # before a label crashes a loss mid-run
         if not split.y.is_floating_point():
             check_labels(split.y, ds.num_classes, f"the {which} split of data set {name!r} in {root_path}")
