@@ -93,10 +93,15 @@ def ensure_run(project_path: Path, cfg: RunConfig, *, data_root, device, log: Lo
                 log(f"reusing run {info.run_id} ({cfg.name})")
                 return info.run_id
             if info.status == "interrupted":
-                log(f"resuming run {info.run_id} ({cfg.name})")
-                return train_run(project_path, resume=info.run_id, data_root=data_root, device=device).run_id
+                log(f"resuming run {info.run_id} ({cfg.name}) from epoch {info.epochs_done}")
+                s = train_run(project_path, resume=info.run_id, data_root=data_root, device=device)
+                if s.status == "interrupted":
+                    raise KeyboardInterrupt
+                return s.run_id
     log(f"training {cfg.name}")
     s = train_run(project_path, cfg, data_root=data_root, device=device)
+    if s.status == "interrupted":  # Ctrl-C: the run is kept, resumable; the same command continues it
+        raise KeyboardInterrupt
     if s.status != "finished":
         raise ConfigError(f"run {s.run_id} ({cfg.name}) did not finish: {s.message}")
     return s.run_id

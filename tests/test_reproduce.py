@@ -79,3 +79,60 @@ def test_a_scale_the_experiment_lacks_names_the_scales_it_has(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "has no scale 'cpu'" in err and "smoke or gpu or paper" in err and "Traceback" not in err
     assert not p.exists()
+
+
+def _start(resources, p, data_root, epochs):
+    import os
+    import subprocess
+    import sys
+
+    tiny = json.loads((resources / "presets" / "experiments" / "tiny.json").read_text())
+    tiny["scales"]["smoke"]["set"] = [f"train.epochs={epochs}", "data.limit_train=3000", "data.limit_test=60"]
+    (resources / "presets" / "experiments" / "tiny.json").write_text(json.dumps(tiny))
+    env = dict(os.environ, MFDV_RESOURCES=str(resources))
+    return subprocess.Popen([sys.executable, "-m", "mfdv_engine.cli", "reproduce", "tiny", "--scale", "smoke",
+                             "--project", str(p), "--data-root", str(data_root), "--device", "cpu"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_epoch(proc, p, timeout=300):
+    import time
+
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            runs = Project.open(p).runs()
+        except Exception:  # the file is being created
+            runs = []
+        if runs and runs[0].epochs_done >= 1:
+            return
+        time.sleep(0.2)
+    raise AssertionError("no epoch finished in time")
+
+
+@pytest.mark.parametrize("how", ["kill", "ctrl-c"])
+def test_a_study_stopped_mid_run_continues_where_it_stopped_and_trains_nothing_twice(resources, tmp_path, data_root,
+                                                                                      how):
+    """Issue 19: a kill -9 or a Ctrl-C in the middle of a run; the same command resumes that run
+    from its last epoch checkpoint and trains the others once."""
+    import signal
+
+    p = tmp_path / "p.mfdv.h5"
+    proc = _start(resources, p, data_root, epochs=6)
+    _wait_for_epoch(proc, p)
+    proc.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if how == "ctrl-c":
+        assert proc.returncode == 130 and "the same command continues where it stopped" in err, err
+        assert "Traceback" not in err
+    first = Project.open(p).runs()
+    assert len(first) == 1 and first[0].status == "interrupted" and 1 <= first[0].epochs_done < 6
+    log = []
+    reproduce("tiny", scale="smoke", project_path=p, data_root=data_root, device="cpu", log=log.append)
+    assert any(m.startswith(f"resuming run {first[0].run_id}") for m in log), log
+    runs = Project.open(p).runs()
+    assert [r.run_id for r in runs] == ["r001", "r002"] and [r.status for r in runs] == ["finished", "finished"]
+    assert runs[0].epochs_done == 6
+    epochs = list(Project.open(p).curves("r001")["epoch"]["epoch"])
+    assert epochs == [1, 2, 3, 4, 5, 6]  # each epoch once: nothing trained twice

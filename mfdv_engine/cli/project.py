@@ -144,10 +144,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     lambdas = parse_lambdas(args.lambda1, []) if args.lambda1 is not None else None
     check_project_path(args.project)
     argv = "mfdv reproduce " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
-    with contextlib.redirect_stdout(sys.stderr):
-        text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
-                         device=args.device, report=args.report, argv=argv, lambdas=lambdas,
-                         log=lambda m: print(printable(m), file=sys.stderr))  # log lines quote run names
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
+                             device=args.device, report=args.report, argv=argv, lambdas=lambdas,
+                             log=lambda m: print(printable(m), file=sys.stderr))  # log lines quote run names
+    except KeyboardInterrupt:
+        print("mfdv: stopped by the user; finished runs and rows are kept, and the same command continues "
+              "where it stopped (an interrupted run resumes from its last epoch)", file=sys.stderr)
+        return 130
     if not args.report:
         print(printable(text, multiline=True))  # the report quotes run names from the project
     return 0
