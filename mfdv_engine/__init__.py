@@ -6,7 +6,8 @@ attacks, evaluation and the HDF5 project store. Never imports Qt.
 ``open_project``, ``train``, ``resume``, ``attack``, ``sweep``, ``checklist``,
 ``boundaries``, ``reproduce``, ``runs``, ``show``, ``export_csv``,
 ``export_curves``, ``delete_run`` (to the trash), ``restore_run``,
-``trashed_runs``, ``empty_trash`` — plus ``evaluate`` and ``import_model`` for models the tool did
+``trashed_runs``, ``empty_trash``, ``check_output``/``write_output`` (the one
+rule for output files: never onto a project) — plus ``evaluate`` and ``import_model`` for models the tool did
 not train, ``datasets`` for the data sources, and the typed specs
 (``RunConfig``, ``Protocol``) and events. They load on first use, so
 ``import mfdv_engine`` stays cheap for the CLI's ``--help``.
@@ -23,7 +24,8 @@ _PUBLIC = {
     **{name: "mfdv_engine.api" for name in (
         "open_project", "train", "resume", "attack", "sweep", "checklist", "boundaries", "reproduce", "runs",
         "show", "export_csv", "export_curves", "delete_run", "restore_run", "trashed_runs", "empty_trash",
-        "default_eps", "plan_attack", "stored_boundaries", "stored_checklist", "Rows", "RunDetails", "TrashedRun")},
+        "default_eps", "plan_attack", "stored_boundaries", "stored_checklist", "Rows", "RunDetails", "TrashedRun",
+        "check_output", "write_output")},
     "evaluate": "mfdv_engine.byom", "import_model": "mfdv_engine.byom",
     "datasets": "mfdv_engine.data.registry",
     "RunConfig": "mfdv_engine.config", "load_preset": "mfdv_engine.config", "list_presets": "mfdv_engine.config",
@@ -50,9 +52,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .api import (Rows, RunDetails, TrashedRun, attack, boundaries, checklist, default_eps, delete_run,
+    from .api import (Rows, RunDetails, TrashedRun, attack, boundaries, check_output, checklist, default_eps, delete_run,
                       empty_trash, export_csv, export_curves, open_project, plan_attack, reproduce, restore_run,
-                      resume, runs, show, stored_boundaries, stored_checklist, sweep, train, trashed_runs)
+                      resume, runs, show, stored_boundaries, stored_checklist, sweep, train, trashed_runs,
+                      write_output)
     from .byom import evaluate, import_model
     from .config import RunConfig, list_presets, load_preset
     from .data.registry import describe_datasets as datasets

@@ -24,14 +24,15 @@ from .data.image_cache import decoding_events
 from .events import EventSink, TrainingEvent, ignore
 from .measure import (ProjectLike, Rows, _project, attack, boundaries, checklist, default_eps, plan_attack,
                       store_row, stored_boundaries, stored_checklist, sweep)
+from .outputs import check_output, write_output
 from .store import Project, RunInfo
 from .store_trash import TrashedRun
 
 __all__ = [
-    "ProjectLike", "RunDetails", "Rows", "TrashedRun", "attack", "boundaries", "checklist", "default_eps",
+    "ProjectLike", "RunDetails", "Rows", "TrashedRun", "attack", "boundaries", "check_output", "checklist", "default_eps",
     "delete_run", "empty_trash", "export_csv", "export_curves", "open_project", "plan_attack", "reproduce",
     "restore_run", "resume", "runs", "show", "store_row", "stored_boundaries", "stored_checklist", "sweep", "train",
-    "trashed_runs",
+    "trashed_runs", "write_output",
 ]
 
 
@@ -82,19 +83,22 @@ def resume(project: ProjectLike, run_id: str, *, data_root=None, device: str | N
                          on_event=lambda kind, data: on_event(TrainingEvent(kind, data)))
 
 
-def export_csv(project: ProjectLike, path: str | os.PathLike, run_id: str | None = None) -> int:
-    """Every row (or one run's) as CSV, one line per cell with its protocol; ``-`` is stdout."""
+def export_csv(project: ProjectLike, path: str | os.PathLike, run_id: str | None = None, *,
+               overwrite: bool = False) -> int:
+    """Every row (or one run's) as CSV, one line per cell with its protocol; ``-`` is stdout. Never
+    onto a project or its lock; an existing file that is not such a CSV only with ``overwrite``."""
     from .export import export_csv as _export
 
-    return _export(_project(project), path, run_id=run_id)
+    return _export(_project(project), path, run_id=run_id, overwrite=overwrite)
 
 
-def export_curves(project: ProjectLike, run_ids: list[str] | None, path: str | os.PathLike) -> int:
+def export_curves(project: ProjectLike, run_ids: list[str] | None, path: str | os.PathLike, *,
+                  overwrite: bool = False) -> int:
     """The stored training curves of ``run_ids`` (None: every run) as CSV, one line per step or epoch;
-    ``-`` is stdout. Returns the number of lines written."""
+    ``-`` is stdout. Returns the number of lines written. Same output rule as :func:`export_csv`."""
     from .export import export_curves as _export
 
-    return _export(_project(project), run_ids, path)
+    return _export(_project(project), run_ids, path, overwrite=overwrite)
 
 
 def delete_run(project: ProjectLike, run_id: str) -> None:
@@ -125,9 +129,10 @@ def empty_trash(project: ProjectLike) -> list[str]:
 
 def reproduce(experiment: str, *, scale: str, project: str | os.PathLike, data_root=None, device: str = "auto",
               report: str | os.PathLike | None = None, log: Callable[[str], None] = print, argv: str = "",
-              lambdas: list[float] | None = None) -> str:
-    """Train what a paper experiment needs, evaluate it, return (or write) the Markdown report."""
-    from .reproduce import reproduce as _reproduce
+              lambdas: list[float] | None = None, overwrite: bool = False) -> str:
+    """Train what a paper experiment needs, evaluate it, return (or write) the Markdown report
+    (``report`` checked before anything runs; see :func:`export_csv` for ``overwrite``)."""
+    from .reproduction.tables import reproduce as _reproduce
 
     return _reproduce(experiment, scale=scale, project_path=Path(project), data_root=data_root, device=device,
-                      report=report, log=log, argv=argv, lambdas=lambdas)
+                      report=report, log=log, argv=argv, lambdas=lambdas, overwrite=overwrite)

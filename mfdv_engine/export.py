@@ -4,13 +4,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 
-from . import fsio
-from .errors import ProjectError
+from .outputs import marked, write_output
 from .store_records import DAMAGED
 
 COLUMNS = [
@@ -34,12 +31,12 @@ def table_rows(project, run_id: str | None = None) -> list[dict]:
     return out
 
 
-def export_csv(project, path: str | os.PathLike, run_id: str | None = None) -> int:
-    """Write the table to ``path`` (``-``: standard output). The file is replaced
-    atomically through :mod:`.fsio`: a symlink is written through, a read-only
-    file, folder or device is refused, and no temporary is ever left behind."""
+def export_csv(project, path: str | os.PathLike, run_id: str | None = None, *, overwrite: bool = False) -> int:
+    """Write the table to ``path`` (``-``: standard output) under the one output rule
+    (:mod:`.outputs`): never onto a project, its lock or live files; an existing file
+    that is not a table we wrote only with ``overwrite``; written atomically."""
     rows = table_rows(project, run_id)
-    _write_csv(path, COLUMNS, rows, "table.csv")
+    _write_csv(path, COLUMNS, rows, "table.csv", overwrite)
     return len(rows)
 
 
@@ -60,10 +57,10 @@ def curve_table(project, run_ids: list[str] | None = None) -> tuple[list[str], l
     return ["run_id", "kind", "step", "epoch", *sorted(metrics)], rows
 
 
-def export_curves(project, run_ids: list[str] | None, path: str | os.PathLike) -> int:
-    """Write :func:`curve_table` to ``path`` (``-``: standard output), replaced like :func:`export_csv`."""
+def export_curves(project, run_ids: list[str] | None, path: str | os.PathLike, *, overwrite: bool = False) -> int:
+    """Write :func:`curve_table` to ``path`` (``-``: standard output), under the same rule as :func:`export_csv`."""
     columns, rows = curve_table(project, run_ids)
-    _write_csv(path, columns, rows, "curves.csv")
+    _write_csv(path, columns, rows, "curves.csv", overwrite)
     return len(rows)
 
 
@@ -74,19 +71,11 @@ def _cell(v: float) -> float | int | str:
     return int(v) if float(v).is_integer() and abs(v) < 2**53 else float(v)
 
 
-def _write_csv(path: str | os.PathLike, columns: list[str], rows: list[dict], example: str) -> None:
-    if str(path) == "-":
-        _write(sys.stdout, columns, rows)
-        return
-    path = Path(path).expanduser()
-    if not path.parent.is_dir():
-        raise ProjectError(f"the folder {path.parent} for {path.name} does not exist; create it or choose another path")
-    if path.is_dir():
-        raise ProjectError(f"{path} is a folder; give a file name for the CSV, such as {path / example}")
+def _write_csv(path: str | os.PathLike, columns: list[str], rows: list[dict], example: str, overwrite: bool) -> None:
+    what = "a training-curves CSV" if example == "curves.csv" else "a robustness-table CSV"
     need = 4096 + sum(len(json.dumps(r)) for r in rows)
-    with fsio.replacing(path, need=need) as tmp:
-        with open(tmp, "w", newline="") as f:
-            _write(f, columns, rows)
+    write_output(path, lambda f: _write(f, columns, rows), what=what, overwrite=overwrite, example=example,
+                 ours=marked(",".join(columns[:4])), need=need)
 
 
 def _write(stream, columns: list[str], rows: list[dict]) -> None:

@@ -149,7 +149,7 @@ def checklist(project: ProjectLike, run_id: str, *, eps: float | None = None, pr
     proj = _project(project)
     with proj.writing():
         dev = _device(device)
-        with decoding_events(on_event if main else ignore):
+        with decoding_events(on_event):
             _, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=proto.n)
         on_event(Progress("checklist", None))
         items = run_checklist(model, ds.test, proto, device=dev, eps=e, square_queries=square_queries,
@@ -167,7 +167,8 @@ def boundaries(project: ProjectLike, run_id: str, *, n_points: int = 300, data_r
     proj = _project(project)
     with proj.writing():
         dev = _device(device)
-        cfg, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=n_points)
+        with decoding_events(on_event):
+            cfg, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=n_points)
         out = compute_boundaries(model, ds, default_eps_for(cfg.data.name), n_points=n_points, device=dev,
                                  on_progress=lambda what, frac: on_event(Progress(what, frac)),
                                  cancel=cancel or threading.Event())

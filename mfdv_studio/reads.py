@@ -181,11 +181,11 @@ def stored_result_job(path: str | Path, run_id: str, name: str) -> Job:
 
 def export_job(path: str | Path, target: str) -> Job:
     """Every row of the project as CSV (all protocol fields)."""
-    return Job("export", f"Export {Path(target).name}", lambda ctx: Exported(target, api.export_csv(path, target)),
+    return Job("export", f"Export {Path(target).name}", lambda ctx: Exported(target, api.export_csv(path, target, overwrite=True)),
                {"target": target})
 
 
 def curves_export_job(path: str | Path, run_ids: list[str] | None, target: str) -> Job:
     """The stored training curves of ``run_ids`` (None: every run) as CSV, one line per step or epoch."""
     return Job("export", f"Export {Path(target).name}",
-               lambda ctx: Exported(target, api.export_curves(path, run_ids, target)), {"target": target})
+               lambda ctx: Exported(target, api.export_curves(path, run_ids, target, overwrite=True)), {"target": target})

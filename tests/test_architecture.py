@@ -11,8 +11,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("mfdv_engine", "mfdv_studio")
 #: the use-case layer (and the two engine loops that run it): the only modules that build a run's
 #: model, loop attacks over it, train runs or store rows and results
-USE_CASES = {"mfdv_engine.api", "mfdv_engine.measure", "mfdv_engine.experiments", "mfdv_engine.reproduce",
-             "mfdv_engine.lambda1", "mfdv_engine.byom", "mfdv_engine.training.runs", "mfdv_engine.training.timing"}
+USE_CASES = {"mfdv_engine.api", "mfdv_engine.measure", "mfdv_engine.reproduction.experiments", "mfdv_engine.reproduction.tables",
+             "mfdv_engine.reproduction.lambda1", "mfdv_engine.byom", "mfdv_engine.training.runs", "mfdv_engine.training.timing"}
 ORCHESTRATION = ("load_run", "add_eval_row", "put_result", "evaluate_request", "run_sweep", "run_checklist",
                  "train_run", "compute_boundaries")
 

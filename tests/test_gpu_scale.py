@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mfdv_engine.cli import main
-from mfdv_engine.experiments import Experiment
+from mfdv_engine.reproduction.experiments import Experiment
 
 REPO = Path(__file__).resolve().parents[1]
 GPU_EXPERIMENTS = ("table1", "table3", "table4", "table8", "table9", "fig3", "eot")

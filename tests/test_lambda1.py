@@ -5,9 +5,9 @@ import pytest
 
 from mfdv_engine.cli import main
 from mfdv_engine.errors import ConfigError
-from mfdv_engine.lambda1 import COLUMNS, parse_lambdas
-from mfdv_engine.plots import Series, interval_plot_svg
-from mfdv_engine.experiments import Experiment
+from mfdv_engine.reproduction.lambda1 import COLUMNS, parse_lambdas
+from mfdv_engine.reproduction.plots import Series, interval_plot_svg
+from mfdv_engine.reproduction.experiments import Experiment
 from mfdv_engine.store import Project
 
 
@@ -66,7 +66,7 @@ def test_lambda1_experiment_has_four_scales_with_seeds():
 
 def test_lambda1_gpu_scale_trains_the_decisive_values_for_at_least_30_epochs():
     """Issue 19.4: at 12 epochs λ1 = 0.1 reached 17 % PGD-10, at 30 epochs 52 %: plain, 0.02 and 0.1 get ≥ 30."""
-    from mfdv_engine.lambda1 import scale_lambdas, study_configs
+    from mfdv_engine.reproduction.lambda1 import scale_lambdas, study_configs
 
     exp = Experiment.load("lambda1")
     plan = study_configs(exp, "gpu", scale_lambdas(exp, "gpu", None))
@@ -79,8 +79,8 @@ def test_lambda1_gpu_scale_trains_the_decisive_values_for_at_least_30_epochs():
 def test_lambda1_cpu_scale_is_simplenet_with_the_issue_lambdas_seeds_and_a_control():
     """Issue 19: plain, λ1 ∈ {0, 0.02, 0.1, 0.5}, two seeds, every run with the suite on n ≥ 500,
     and a PGD-AT control of the same network; plain and λ1 = 0.02 (seed 0) are Table 9's runs."""
-    from mfdv_engine.experiments import same_config
-    from mfdv_engine.lambda1 import scale_lambdas, study_configs
+    from mfdv_engine.reproduction.experiments import same_config
+    from mfdv_engine.reproduction.lambda1 import scale_lambdas, study_configs
 
     exp = Experiment.load("lambda1")
     sc = exp.scales["cpu"]

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from mfdv_engine.experiments import Experiment, list_experiments
-from mfdv_engine.reproduce import reproduce
+from mfdv_engine.reproduction.experiments import Experiment, list_experiments
+from mfdv_engine.reproduction.tables import reproduce
 from mfdv_engine.resources import resources_dir
 from mfdv_engine.store import Project
 

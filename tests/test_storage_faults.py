@@ -81,8 +81,8 @@ def test_csv_export_respects_the_file_system(base, tmp_path, capsys):
     code, _, err = run(capsys, "export", "--project", p, "--csv", folder)
     assert code == 2 and "is a folder" in err
     assert sorted(os.listdir(tmp_path)) == ["out", "p.mfdv.h5"]  # no <dir>.tmp left behind
-    code, _, err = run(capsys, "export", "--project", p, "--csv", "/dev/null")
-    assert code == 2 and "device" in err and Path("/dev/null").is_char_device()
+    code, _, err = run(capsys, "export", "--project", p, "--csv", "/dev/null")  # a stream: written through
+    assert code == 0 and Path("/dev/null").is_char_device()
     ro = tmp_path / "ro.csv"
     ro.write_text("keep\n")
     ro.chmod(0o444)
@@ -92,7 +92,9 @@ def test_csv_export_respects_the_file_system(base, tmp_path, capsys):
     target.write_text("old\n")
     link = tmp_path / "link.csv"
     link.symlink_to(target)
-    assert run(capsys, "export", "--project", p, "--csv", link)[0] == 0
+    assert run(capsys, "export", "--project", p, "--csv", link)[0] == 2  # not a CSV of ours: only when asked
+    assert target.read_text() == "old\n"
+    assert run(capsys, "export", "--project", p, "--csv", link, "--overwrite")[0] == 0
     assert link.is_symlink() and target.read_text().startswith("run_id,")
     code, out, err = run(capsys, "export", "--project", p, "--csv", "-")
     assert code == 0 and out.startswith("run_id,") and "standard output" in err
@@ -181,6 +183,27 @@ def test_a_full_disk_is_a_sentence_and_the_run_resumes(tiny_disk, data_root, cap
     code, out, err = run(capsys, "train", "--project", p, "--resume", "r001", "--data-root", data_root)
     assert code == 0, err
     assert Project.open(p).run("r001").status == "finished"
+
+
+def test_a_disk_with_nothing_free_is_called_full_not_a_permission_problem(tiny_disk, base, data_root, capsys):
+    """Issue 22.8: with 0 KB free the answer was "check the path and its permissions"."""
+    p = tiny_disk / "p.mfdv.h5"
+    shutil.copyfile(base, tiny_disk / "old.mfdv.h5")
+    ballast = tiny_disk / "ballast"
+    with open(ballast, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (64 << 10))
+                f.flush()
+        except OSError:
+            pass
+    for argv in (["train", "--preset", "mnist-lenet-mfdv", "--epochs", "1", "--limit-train", "500", "--project", p,
+                  "--data-root", data_root],
+                 ["export", "--project", tiny_disk / "old.mfdv.h5", "--csv", tiny_disk / "t.csv"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, err
+        last = err.strip().splitlines()[-1]
+        assert "full" in last and "permission" not in last and "Traceback" not in err, err
 
 
 # ------------------------------------------------------------ concurrency

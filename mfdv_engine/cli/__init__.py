@@ -28,8 +28,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mfdv: error: {printable(e)}", file=sys.stderr)  # messages quote run ids / names from files
         return 2
     except OSError as e:  # a file we were told to read or write: say which, no traceback
+        from ..fsio import is_disk_full
+
         where = f" ({e.filename})" if e.filename else ""
-        print(printable(f"mfdv: error: {e.strerror or e}{where}; check the path and its permissions"), file=sys.stderr)
+        advice = ("the disk is full; free some space and run the command again (an interrupted run continues "
+                  "with --resume)" if is_disk_full(e) else "check the path and its permissions")
+        print(printable(f"mfdv: error: {e.strerror or e}{where}; {advice}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mfdv: stopped by the user", file=sys.stderr)

@@ -122,7 +122,10 @@ def _reproduction_commands(sub) -> None:
     rp.add_argument("--project", required=True)
     rp.add_argument("--data-root")
     rp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    rp.add_argument("--report", metavar="OUT.md", help="write the Markdown report here (default: print it)")
+    rp.add_argument("--report", metavar="OUT.md", help="write the Markdown report here (default: print it); "
+                    "checked before anything runs")
+    rp.add_argument("--overwrite", action="store_true", help="replace --report (and its .svg) even if it is not a "
+                    "report this tool wrote (never a project, its lock or a read-only file)")
     rp.add_argument("--lambda1", metavar="LIST", help="lambda1 study only: the λ1 values, e.g. 0,0.02,0.1 "
                     "(default: 0,0.01,0.02,0.05,0.1,0.2,0.5)")
 
@@ -159,6 +162,8 @@ def _more_project_commands(sub) -> None:
     out.add_argument("--csv", metavar="OUT", help="the robustness rows' CSV file to write, or - for standard output")
     out.add_argument("--curves", metavar="OUT", help="the stored training curves instead: one line per step and "
                      "per epoch (run_id, kind, step, epoch, then each metric), or - for standard output")
+    e.add_argument("--overwrite", action="store_true", help="replace OUT even if it is not a CSV this tool wrote "
+                   "(never a project, its lock or a read-only file)")
 
     dl = sub.add_parser("delete", help="move a run to the project's trash (`mfdv trash restore ID` brings it back)")
     dl.add_argument("--project", required=True)

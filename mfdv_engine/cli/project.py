@@ -64,10 +64,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.curves is not None:
         out = args.curves
-        n = api.export_curves(args.project, [args.run] if args.run else None, out)
+        n = api.export_curves(args.project, [args.run] if args.run else None, out, overwrite=args.overwrite)
     else:
         out = args.csv
-        n = api.export_csv(args.project, out, run_id=args.run)
+        n = api.export_csv(args.project, out, run_id=args.run, overwrite=args.overwrite)
     print(f"wrote {n} row(s) to {'standard output' if out == '-' else out}",
           file=sys.stderr if out == "-" else sys.stdout)
     return 0
@@ -137,8 +137,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 @command("reproduce")
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from ..lambda1 import parse_lambdas
-    from ..reproduce import reproduce
+    from ..reproduction.lambda1 import parse_lambdas
+    from ..reproduction.tables import reproduce
     from ..training.runs import check_project_path
 
     lambdas = parse_lambdas(args.lambda1, []) if args.lambda1 is not None else None
@@ -148,6 +148,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
                              device=args.device, report=args.report, argv=argv, lambdas=lambdas,
+                             overwrite=args.overwrite,
                              log=lambda m: print(printable(m), file=sys.stderr))  # log lines quote run names
     except KeyboardInterrupt:
         print("mfdv: stopped by the user; finished runs and rows are kept, and the same command continues "

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
                                QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
 
+import mfdv_engine as mfdv
 from mfdv_engine.evaluation.matrix import WORST_COL, Matrix, build_hparams, build_matrix, to_csv, to_latex, to_markdown
 from mfdv_engine.safetext import printable  # run names, attack names and row fields come from the project file
 from mfdv_engine.store import RunInfo
@@ -248,8 +249,9 @@ class CompareView(QWidget):
     def export(self, path: str | Path, fmt: str) -> str:
         """Write the matrix as ``fmt`` (csv, md, tex) to ``path``; returns the text written."""
         text = FORMATS[fmt][0](self.model.matrix)
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        # the file dialog asked before replacing; the engine's rule still refuses a project or its lock
+        mfdv.write_output(path, lambda f: f.write(text), what="the comparison", overwrite=True,
+                          example=FORMATS[fmt][2])
         return text
 
     def _export_dialog(self, fmt: str) -> None:
@@ -261,5 +263,7 @@ class CompareView(QWidget):
             self.export(path, fmt)
         except OSError as e:   # a folder, no permission, a full disk: said in place, never raised in a slot
             self.details.setPlainText(printable(f"could not write {path}: {e.strerror or e}"))
+        except mfdv.MfdvError as e:  # a project, its lock, a read-only file: the engine's sentence
+            self.details.setPlainText(printable(f"not written: {e}"))
         else:
             self.details.setPlainText(printable(f"wrote {path}\n\n{self._notes_text()}", multiline=True))

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+import mfdv_engine as mfdv
 from mfdv_engine.defaults import eps_text
 from mfdv_engine.safetext import printable  # row fields, messages and run names come from the project file
 
@@ -195,11 +196,16 @@ def table_contents(view_model) -> tuple[list[str], list[list[str]]]:
 
 
 def write_table_csv(view_model, path: str) -> int:
+    """The view's table as CSV; the file dialog asked before replacing, the engine's output rule
+    still refuses a project, its lock or a read-only file (one sentence, MfdvError)."""
     header, cells = table_contents(view_model)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+
+    def write(f) -> None:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(cells)
+
+    mfdv.write_output(path, write, what="the table", overwrite=True, example="robustness.csv")
     return len(cells)
 
 
@@ -366,5 +372,13 @@ class RobustnessView(QWidget):
     @Slot()
     def _export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the table as shown", "robustness.csv", "CSV (*.csv)")
-        if path:
-            self.export_csv(path)
+        if not path:
+            return
+        try:
+            n = self.export_csv(path)
+        except OSError as e:  # a folder, no permission, a full disk: said here, never raised in the slot
+            self.protocol.setText(printable(f"could not write {path}: {e.strerror or e}"))
+        except mfdv.MfdvError as e:
+            self.protocol.setText(printable(f"not written: {e}"))
+        else:
+            self.protocol.setText(printable(f"wrote {n} row(s) to {path}"))

@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
                                QVBoxLayout, QWidget)
 
+import mfdv_engine as mfdv
 from mfdv_engine.safetext import printable  # run names, messages and layer names come from the project file
 
 from .curvedata import CurveBuffer
@@ -311,6 +312,9 @@ class TrainingView(QWidget):
 
     # ---------------------------------------------------------------- export
     def export(self, path: str) -> None:
+        """PNG or SVG of the plots; the dialog asked before replacing, the engine's output rule
+        still refuses a project, its lock or a read-only file (MfdvError)."""
+        mfdv.check_output(path, what="a plot image", overwrite=True, example="curves.png")
         self.refresh()
         item = self.graphics.scene()
         if path.lower().endswith(".svg"):
@@ -338,3 +342,5 @@ class TrainingView(QWidget):
             self.export(path)
         except OSError as e:
             self.status.setText(printable(f"could not write {path}: {e.strerror or e}"))
+        except mfdv.MfdvError as e:
+            self.status.setText(printable(f"not written: {e}"))

@@ -28,15 +28,16 @@ from typing import Any
 
 import torch
 
-from .attacks import make_attack
-from .config import RunConfig
-from .errors import ConfigError
-from .evaluation import Protocol, Row
-from .loading import load_run
+from ..attacks import make_attack
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..evaluation import Protocol, Row
+from ..loading import load_run
+from ..outputs import check_output, marked, write_output
 from .experiments import Experiment, Log, cell_str, ensure_run, pct, report_header, reuse_or_attack
-from .stochastic import is_stochastic
-from .store import Project
-from .devices import describe_device, resolve_device
+from ..stochastic import is_stochastic
+from ..store import Project
+from ..devices import describe_device, resolve_device
 
 ADAPTIVE_VERSION = {"autoattack": "autoattack-rand"}
 #: the column a scale with ``suite`` knobs adds to every row: the adaptive suite's per-example worst case
@@ -58,9 +59,15 @@ class Cell:
 
 def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None, device: str = "auto",
               report: str | Path | None = None, log: Log = print, argv: str = "",
-              lambdas: list[float] | None = None) -> str:
-    """``lambdas`` replaces the λ1 list of a ``lambda1`` study (refused for other experiments)."""
+              lambdas: list[float] | None = None, overwrite: bool = False) -> str:
+    """``lambdas`` replaces the λ1 list of a ``lambda1`` study (refused for other experiments).
+    ``report`` (and a λ1 study's SVG beside it) is checked against the output rule before anything
+    runs (:mod:`mfdv_engine.outputs`): an earlier report of ours is replaced, anything else only with
+    ``overwrite``, a project or its lock never."""
     exp = Experiment.load(name)
+    outputs = report_outputs(report, exp.kind == "lambda1")
+    for path, what, ours in outputs:
+        check_output(path, what=what, overwrite=overwrite, ours=ours, example=f"{name}.md")
     sc = exp.scale(scale)
     project_path = Path(project_path)
     if lambdas is not None and exp.kind != "lambda1":
@@ -76,7 +83,7 @@ def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None
         from .lambda1 import run_study
 
         text = run_study(exp, scale, project_path=project_path, data_root=data_root, device=device, dev=dev, log=log,
-                         argv=argv, lambdas=lambdas, report=report)
+                         argv=argv, lambdas=lambdas, report=report, overwrite=overwrite)
     elif exp.kind == "timing":
         text = _timing_report(exp, scale, sc, [r for r, _ in configs], data_root, device, log, argv)
     else:
@@ -90,9 +97,24 @@ def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None
                 checklists.append((row["label"], _checklist(project_path, run_id, cfg, sc, proto, data_root, dev)))
         text = _robustness_report(exp, scale, sc, proto, cells, checklists, dev, argv)
     if report:
-        Path(report).write_text(text)
+        path, what, ours = outputs[0]
+        write_output(path, lambda f: f.write(text), what=what, overwrite=overwrite, ours=ours, need=len(text) + 4096)
         log(f"wrote {report}")
     return text
+
+
+#: how a report this tool wrote begins (its header's command line), so a rerun may replace it
+REPORT_MARK = "- command: `mfdv reproduce"
+
+
+def report_outputs(report, with_svg: bool) -> list[tuple[Path, str, object]]:
+    """(path, what, recogniser) of every file a report writes: the Markdown, and a λ1 study's SVG."""
+    if not report:
+        return []
+    from .plots import SVG_MARK
+
+    md = (Path(report), "a report", marked(REPORT_MARK))
+    return [md] + ([(Path(report).with_suffix(".svg"), "a plot", marked(SVG_MARK))] if with_svg else [])
 
 
 def _require_cuda(name: str, scale: str, device: str) -> None:
@@ -168,7 +190,7 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
 
 def _checklist(project_path, run_id, cfg, sc, proto, data_root, dev):
     """The checklist of a stochastic run, at most 200 examples, stored with its rows."""
-    from .measure import checklist
+    from ..measure import checklist
 
     _, _, model = load_run(Project.open(project_path), run_id, data_root=data_root, device=dev, limit_test=1)
     if not is_stochastic(model):
@@ -221,7 +243,7 @@ def exp_column(exp: Experiment, label: str) -> str:
 
 
 def _timing_report(exp, scale, sc, rows, data_root, device, log, argv) -> str:
-    from .training.timing import time_defenses
+    from ..training.timing import time_defenses
 
     lines = report_header(exp, scale, argv, describe_device(resolve_device(device)))
     lines += ["Time per training epoch, defenses interleaved on the same data, backbone and device "

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .measure import store_row
-from .config import RunConfig, load_preset
-from .errors import ConfigError
-from .evaluation import Protocol, Row, evaluate_attack, row_gradient, wilson_ci
-from .resources import resources_dir
-from .training.runs import train_run
-from .stochastic import is_stochastic
-from .store import Project
+from ..measure import store_row
+from ..config import RunConfig, load_preset
+from ..errors import ConfigError
+from ..evaluation import Protocol, Row, evaluate_attack, row_gradient, wilson_ci
+from ..resources import resources_dir
+from ..training.runs import train_run
+from ..stochastic import is_stochastic
+from ..store import Project
 
 Log = Callable[[str], None]
 
@@ -44,7 +44,7 @@ class Experiment:
     scales: dict[str, dict[str, Any]]
     paper: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
-    #: the λ1 values of a ``lambda1`` study (see :mod:`mfdv_engine.lambda1`)
+    #: the λ1 values of a ``lambda1`` study (see :mod:`mfdv_engine.reproduction.lambda1`)
     lambdas: list[float] = field(default_factory=list)
 
     @classmethod

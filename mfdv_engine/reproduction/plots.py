@@ -16,6 +16,10 @@ class Series:
     points: list[tuple[str, float | None, float, float]] = field(default_factory=list)
 
 
+#: how a plot this tool wrote says so (the output rule lets a rerun replace it)
+SVG_MARK = "plot written by mfdv reproduce"
+
+
 def interval_plot_svg(series: list[Series], *, title: str, xlabel: str, ylabel: str,
                       width: int = 720, height: int = 420) -> str:
     """Each series as points joined by lines with vertical 95 % CI bars; x is
@@ -28,7 +32,7 @@ def interval_plot_svg(series: list[Series], *, title: str, xlabel: str, ylabel: 
     px = lambda i: left + (i + 0.5) * pw / max(len(xs), 1)  # noqa: E731
     py = lambda v: top + (1 - v) * ph  # noqa: E731
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-           f'font-size="12"><rect width="100%" height="100%" fill="white"/>',
+           f'font-size="12"><!-- {SVG_MARK} --><rect width="100%" height="100%" fill="white"/>',
            f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">{escape(title)}</text>']
     for k in range(0, 11, 2):  # y grid every 20 %
         y = py(k / 10)

@@ -16,25 +16,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .attacks import make_attack
-from .config import load_preset
-from .devices import describe_device
-from .errors import ConfigError, TrainingDiverged
-from .evaluation import Protocol, Row
+from ..attacks import make_attack
+from ..config import load_preset
+from ..devices import describe_device
+from ..errors import ConfigError, TrainingDiverged
+from ..evaluation import Protocol, Row
 from .experiments import cell_str, ensure_run, report_header, reuse_or_attack, same_config, stored_protocol
-from .loading import load_run
-from .measure import store_row, stored_outcomes
-from .plots import Series, interval_plot_svg
-from .stochastic import is_stochastic
-from .store import Project
-from .evaluation.suite import SuiteSpec, run_suite
+from ..loading import load_run
+from ..outputs import marked, write_output
+from ..measure import store_row, stored_outcomes
+from .plots import SVG_MARK, Series, interval_plot_svg
+from ..stochastic import is_stochastic
+from ..store import Project
+from ..evaluation.suite import SuiteSpec, run_suite
 
 COLUMNS = ("PGD-10, paper protocol", "EOT PGD-10", "adaptive suite")
 
 
 def parse_lambdas(text: str | None, default: list[float]) -> list[float]:
     """``0,0.01,0.1`` → floats; every value must be a finite number ≥ 0."""
-    from .config import parse_value
+    from ..config import parse_value
 
     if text is None:
         return [float(v) for v in default]
@@ -149,7 +150,7 @@ def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps:
 
 
 def run_study(exp, scale: str, *, project_path: Path, data_root, device: str, dev, log, argv: str,
-              lambdas: list[float] | None, report: str | Path | None) -> str:
+              lambdas: list[float] | None, report: str | Path | None, overwrite: bool = False) -> str:
     """Train (or reuse) every run, evaluate it, and return the Markdown report
     (the SVG plot is written beside ``report`` when one is given)."""
     sc = exp.scale(scale)
@@ -167,8 +168,10 @@ def run_study(exp, scale: str, *, project_path: Path, data_root, device: str, de
         svg = Path(report).with_suffix(".svg")
         cfg = plan[-1][1]
         title = f"Robust accuracy against λ1: {cfg.data.name} / {cfg.model.name}, {scale} scale, seed {runs[0].seed}"
-        svg.write_text(interval_plot_svg(_series(runs), title=title,
-                                         xlabel="λ1 (plain = no defense)", ylabel="robust accuracy (%), 95% CI"))
+        text = interval_plot_svg(_series(runs), title=title, xlabel="λ1 (plain = no defense)",
+                                 ylabel="robust accuracy (%), 95% CI")
+        write_output(svg, lambda f: f.write(text), what="a plot", overwrite=overwrite, ours=marked(SVG_MARK),
+                     need=len(text) + 4096)
         svg_name = svg.name
     return report_text(exp, scale, proto, runs, dev, argv, svg_name)
 
