@@ -180,8 +180,10 @@ def imported_model(project, run_id: str, cfg, ds) -> ForeignModel:
     except ConfigError as e:
         raise ProjectError(f"run {run_id!r} was imported, but its config is damaged ({e})") from None
     path = Path(src["file"])
+    # no ready-made command: running that file is the decision the refusal exists for
     refuse = (f"run {run_id} was imported from {path.name}, which this machine has not imported (or which changed "
-              f"since); if you trust that file, run `mfdv import --model-file {path}:{src['entry']} …` here")
+              f"since): a model file is Python and runs with your permissions, so it is not run; read it first, "
+              f"and import it yourself only if you trust where it came from")
     if not is_trusted(str(path), src["sha256"], src["entry"]):
         raise ProjectError(refuse)
     try:

@@ -60,12 +60,39 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
         return _load_safetensors(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as e:
+        if "weights_only" not in str(e) and "Unsupported" not in str(e):
+            raise ConfigError(f"weights file {path.name} is not a file torch.save wrote ({_first_line(e)})") from None
         raise ConfigError(f"weights file {path.name} holds Python objects that only pickle can rebuild (it could run "
                           "code); save a plain state_dict with torch.save(model.state_dict(), path)") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as e:
-        raise ConfigError(f"weights file {path.name} is not a file torch.save wrote ({str(e).splitlines()[0][:120]})") from None
+    except Exception as e:  # empty, text, a zip with a junk pickle: torch's own errors are of every type
+        raise ConfigError(f"weights file {path.name} is not a file torch.save wrote ({_first_line(e)})") from None
     return _state_dict_of(obj, path.name)
+
+
+def _first_line(e: BaseException) -> str:
+    """The first line of an exception's message, or its type when it has none (never an IndexError)."""
+    lines = str(e).strip().splitlines()
+    return (lines[0] if lines else type(e).__name__)[:120]
+
+
+#: what a weight may be: real numbers and integer/bool buffers, dense
+WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.uint8, torch.int16,
+                 torch.int32, torch.int64, torch.bool)
+
+
+def check_weight(key: str, t: torch.Tensor, name: str) -> None:
+    """One tensor of a weights file: dense, of a plain dtype, and finite (a NaN would make a
+    deterministic model look stochastic, NaN ≠ NaN)."""
+    if t.layout != torch.strided or t.is_quantized or t.is_meta:
+        raise ConfigError(f"weights file {name}: {key} is a {str(t.layout).replace('torch.', '')} tensor; "
+                          "save dense tensors (tensor.to_dense()) in the state_dict")
+    if t.dtype not in WEIGHT_DTYPES:
+        raise ConfigError(f"weights file {name}: {key} has dtype {str(t.dtype).replace('torch.', '')}, which no "
+                          "network here computes in; save float32 (or float16/bfloat16) weights")
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise ConfigError(f"weights file {name}: {key} holds NaN or infinite values; "
+                          "these are not trained weights, save the state_dict of a trained model")
 
 
 def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -91,6 +118,8 @@ def _state_dict_of(obj: Any, name: str) -> dict[str, torch.Tensor]:
             or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())):
         raise ConfigError(f"weights file {name} holds no state_dict of tensors; "
                           "save one with torch.save(model.state_dict(), path)")
+    for k, v in obj.items():
+        check_weight(k, v, name)
     return {k: v.detach().contiguous() for k, v in obj.items()}
 
 

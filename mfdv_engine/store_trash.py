@@ -34,9 +34,31 @@ class TrashedRun:
         return dict(self.info.to_dict(), trashed=self.trashed)
 
 
+#: the longest run id that moves to the trash and back: its live file ``<id>.h5`` must be a file name
+MAX_ID_BYTES = 250
+
+
 def trash_group(f: h5py.File) -> h5py.Group | None:
     """``/trash`` when the file has one (checked to be a plain group inside the file)."""
     return hard_child(f, TRASH, h5py.Group)
+
+
+def _movable(run_id: str, project: str) -> None:
+    """Only ids this tool could have made move: ``..``, a path or a 5,000-character name (a file edited by
+    hand) could go in but not come back, so they are refused before anything moves."""
+    if run_id in ("", ".", "..") or "/" in run_id or len(run_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        shown = run_id if len(run_id) <= 40 else run_id[:37] + "..."
+        raise ProjectError(f"run {shown!r} of {project} has an id this tool never gives (a path, '..' or over "
+                           f"{MAX_ID_BYTES} bytes), so it could not come back from the trash; the file was edited by "
+                           "hand: restore a backup, or remove that run with h5py")
+
+
+def _trash_or_damage(f: h5py.File, project: str) -> h5py.Group | None:
+    """``/trash``, or one sentence when it is something else (a dataset, a link) that `empty` clears."""
+    try:
+        return trash_group(f)
+    except ProjectError as e:
+        raise ProjectError(f"{e}; `mfdv trash empty` clears it (nothing in it can be restored), then try again") from None
 
 
 class TrashMixin:
@@ -48,11 +70,12 @@ class TrashMixin:
         would merge its live file into a run that is gone."""
         self._require_lock()
         info = self._find(run_id)  # a damaged run can be trashed
+        _movable(run_id, self.path.name)
         if info.status == "running":
             raise ProjectError(f"run {run_id!r} is training now; stop it (Ctrl-C, or Cancel in the studio) "
                                "before deleting it")
         with self._read() as f:
-            trash = trash_group(f)
+            trash = _trash_or_damage(f, self.path.name)
             if trash is not None and run_id in trash:
                 raise ProjectError(f"the trash of {self.path.name} already holds a run {run_id!r}; restore it "
                                    "or empty the trash (`mfdv trash empty`) before deleting this one")
@@ -69,7 +92,9 @@ class TrashMixin:
         """Move a trashed run back to the runs, under its own id."""
         self._require_lock()
         with self._read() as f:
-            trash = trash_group(f)
+            trash = _trash_or_damage(f, self.path.name)
+            if trash is not None and run_id in list(trash):
+                _movable(run_id, self.path.name)
             # (a direct member only: "r001/robustness" must not pass for a run)
             if trash is None or run_id not in list(trash) or hard_child(trash, run_id, h5py.Group) is None:
                 held = ", ".join(sorted(trash)) if trash is not None and len(trash) else "it is empty"
@@ -104,9 +129,13 @@ class TrashMixin:
         without it: ``h5repack project.mfdv.h5 smaller.mfdv.h5``."""
         self._require_lock()
         with self._read() as f:
-            trash = trash_group(f)
+            link = f.get(TRASH, getlink=True)
+            try:
+                trash = trash_group(f)
+            except ProjectError:  # a dataset or a link where the trash belongs: removed, never followed
+                trash = None
             ids = sorted(trash) if trash is not None else []
-        if ids:
+        if link is not None:
             with self.transaction() as f:
-                del f[TRASH]
+                del f[TRASH]  # unlinks /trash itself, whatever it is
         return ids

@@ -231,6 +231,7 @@ def test_a_model_file_this_machine_did_not_import_is_never_run(trained, tmp_path
     before = p.read_bytes()
     line = one_sentence(capsys, *attack)
     assert "run r001 was imported from their_net.py, which this machine has not imported" in line, line
+    assert "is not run" in line and "mfdv import" not in line and "--model-file" not in line  # no command that runs it
     assert not marker.exists() and p.read_bytes() == before
 
     monkeypatch.setenv("MFDV_CONFIG_DIR", str(tmp_path / "config"))  # the machine that imported it ...
@@ -254,3 +255,48 @@ def test_imported_config_is_validated_and_trained_configs_keep_their_shape():
                                  "defense": {"name": "none"}}).validate()
     with pytest.raises(ConfigError, match="only for imported"):
         RunConfig.from_dict({"model": {"name": "lenet", "source": good}}).validate()
+
+
+def test_crafted_weights_files_are_one_sentence_and_leave_nothing_behind(trained, tmp_path, data_root, capsys):
+    """Issue 22.3: each used to escape as IndexError, KeyError, struct.error, RuntimeError or TypeError
+    (complex64 even after storing a finished run without a checkpoint); NaN weights passed as noise."""
+    import zipfile
+
+    folder, _ = trained
+    good = torch.load(folder / "w.pt", weights_only=True)
+    cases = {}
+    cases["empty.pt"] = lambda f: f.write_bytes(b"")
+    cases["text.pt"] = lambda f: f.write_text("these are not weights\n" * 5)
+
+    def junk_zip(f):
+        with zipfile.ZipFile(f, "w") as z:
+            z.writestr("archive/data.pkl", b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01K\x05u.junk\xff\xfe")
+            z.writestr("archive/version", "3\n")
+    cases["junk-zip.pt"] = junk_zip
+
+    def sparse(f):
+        torch.save({**good, "fc.weight": good["fc.weight"].to_sparse()}, f)
+    cases["sparse.pt"] = sparse
+    cases["complex.pt"] = lambda f: torch.save({k: v.to(torch.complex64) for k, v in good.items()}, f)
+    if hasattr(torch, "float8_e4m3fn"):
+        cases["float8.pt"] = lambda f: torch.save({k: v.to(torch.float8_e4m3fn) for k, v in good.items()}, f)
+    cases["nan.pt"] = lambda f: torch.save({**good, "fc.bias": torch.full_like(good["fc.bias"], float("nan"))}, f)
+    p = tmp_path / "p.mfdv.h5"
+    for name, make in cases.items():
+        w = tmp_path / name
+        make(w)
+        line = one_sentence(capsys, "import", "--project", p, "--model-file", f"{folder / 'my_net.py'}:build",
+                            "--weights", w, "--data-root", data_root, "--limit", 64, "--device", "cpu")
+        assert name in line, line
+        assert not p.exists(), f"{name} left a project behind"
+
+
+def test_resuming_an_imported_run_says_it_was_imported(trained, tmp_path, data_root, capsys):
+    """Issue 22.8: it answered "unknown model 'imported'"."""
+    folder, _ = trained
+    p = tmp_path / "p.mfdv.h5"
+    run_id = _import(capsys, p, folder, data_root)
+    before = p.read_bytes()
+    line = one_sentence(capsys, "train", "--project", p, "--resume", run_id, "--data-root", data_root)
+    assert "was imported" in line and "nothing to resume" in line and "unknown model" not in line, line
+    assert p.read_bytes() == before

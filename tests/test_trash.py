@@ -161,3 +161,48 @@ def test_restoring_a_path_inside_a_trashed_run_is_one_sentence(tmp_path):
     assert [t.info.run_id for t in mfdv.trashed_runs(p)] == [rid]
     mfdv.restore_run(p, rid)
     assert [i.run_id for i in mfdv.runs(p)] == [rid]
+
+
+def _sha(p):
+    import hashlib
+
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("crafted", ["x" * 5000, ".."])
+def test_a_run_id_that_could_not_come_back_is_not_moved(project, capsys, crafted):
+    """Issue 22.7: a 5,000-character id was moved, then "File name too long", exit 2; '..' went in
+    and never came back. Both are refused before anything moves."""
+    with h5py.File(project, "r+") as f:
+        h5py.h5o.link(f["runs/r002"].id, f["runs"].id, crafted.encode())
+    before = _sha(project)
+    assert main(["delete", "--project", str(project), "--run", crafted]) == 2
+    err = capsys.readouterr().err
+    assert "never gives" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert _sha(project) == before
+    with h5py.File(project, "r+") as f:  # one that reached the trash some other way does not come out either
+        h5py.h5o.link(f["runs/r001"].id, f.require_group("trash").id, crafted.encode())
+    before = _sha(project)
+    assert main(["trash", "--project", str(project), "restore", crafted]) == 2
+    assert "never gives" in capsys.readouterr().err and _sha(project) == before
+
+
+@pytest.mark.parametrize("damage", ["dataset", "softlink"])
+def test_a_damaged_trash_blocks_nothing_that_empty_cannot_clear(project, capsys, damage):
+    """Issue 22.7: a dataset or a soft link at /trash blocked every delete, restore and empty."""
+    with h5py.File(project, "r+") as f:
+        f["trash"] = h5py.SoftLink("/runs") if damage == "softlink" else [1, 2, 3]
+    before = _sha(project)
+    for argv in (["delete", "--project", str(project), "--run", "r001"],
+                 ["trash", "--project", str(project), "restore", "r001"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "`mfdv trash empty` clears it" in err and err.count("\n") == 1, err
+        assert _sha(project) == before
+    assert main(["trash", "--project", str(project), "empty"]) == 0
+    capsys.readouterr()
+    with h5py.File(project, "r") as f:
+        assert "trash" not in f and set(f["runs"]) == {"r001", "r002"}  # the link went, not what it pointed at
+    assert main(["delete", "--project", str(project), "--run", "r001"]) == 0
+    assert main(["trash", "--project", str(project), "restore", "r001"]) == 0
+    valid(project)

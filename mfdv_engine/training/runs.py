@@ -76,7 +76,11 @@ def _checked_inputs(project_path, config: RunConfig | None, resume: str | None) 
     if resume is not None:
         if not path.exists():
             raise ProjectError(f"project file {path} does not exist, so there is no run {resume!r} to resume")
-        config = RunConfig.from_dict(Project.open(path).run(resume).config)
+        info = Project.open(path).run(resume)
+        if info.config.get("model", {}).get("name") == "imported":
+            raise ProjectError(f"run {resume} was imported (trained elsewhere), so there is nothing to resume here; "
+                               "attack it with `mfdv attack --run " + resume + "`")
+        config = RunConfig.from_dict(info.config)
     if config is None:
         raise ValueError("train_run needs a config or a run to resume")
     return path, config.validate()
