@@ -25,7 +25,7 @@ _PUBLIC = {
         "open_project", "train", "resume", "attack", "sweep", "checklist", "boundaries", "reproduce", "runs",
         "show", "export_csv", "export_curves", "delete_run", "restore_run", "trashed_runs", "empty_trash",
         "default_eps", "plan_attack", "stored_boundaries", "stored_checklist", "Rows", "RunDetails", "TrashedRun",
-        "check_output", "write_output")},
+        "check_output", "write_output", "annotate")},
     "evaluate": "mfdv_engine.byom", "import_model": "mfdv_engine.byom",
     "datasets": "mfdv_engine.data.registry",
     "RunConfig": "mfdv_engine.config", "load_preset": "mfdv_engine.config", "list_presets": "mfdv_engine.config",
@@ -52,7 +52,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .api import (Rows, RunDetails, TrashedRun, attack, boundaries, check_output, checklist, default_eps, delete_run,
+    from .api import (Rows, RunDetails, TrashedRun, annotate, attack, boundaries, check_output, checklist, default_eps, delete_run,
                       empty_trash, export_csv, export_curves, open_project, plan_attack, reproduce, restore_run,
                       resume, runs, show, stored_boundaries, stored_checklist, sweep, train, trashed_runs,
                       write_output)

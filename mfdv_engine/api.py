@@ -29,7 +29,7 @@ from .store import Project, RunInfo
 from .store_trash import TrashedRun
 
 __all__ = [
-    "ProjectLike", "RunDetails", "Rows", "TrashedRun", "attack", "boundaries", "check_output", "checklist", "default_eps",
+    "ProjectLike", "RunDetails", "Rows", "TrashedRun", "annotate", "attack", "boundaries", "check_output", "checklist", "default_eps",
     "delete_run", "empty_trash", "export_csv", "export_curves", "open_project", "plan_attack", "reproduce",
     "restore_run", "resume", "runs", "show", "store_row", "stored_boundaries", "stored_checklist", "sweep", "train",
     "trashed_runs", "write_output",
@@ -99,6 +99,15 @@ def export_curves(project: ProjectLike, run_ids: list[str] | None, path: str | o
     from .export import export_curves as _export
 
     return _export(_project(project), run_ids, path, overwrite=overwrite)
+
+
+def annotate(project: ProjectLike, run_id: str, *, notes: str | None = None,
+             tags: list[str] | str | None = None) -> RunInfo:
+    """Give a run notes (free text) and tags (short words to group and filter runs by, a list or
+    ``"a,b"``); None keeps what it has. Refused while the project is being written (a run training)."""
+    proj = _project(project)
+    with proj.writing():
+        return proj.annotate(run_id, notes=notes, tags=tags)
 
 
 def delete_run(project: ProjectLike, run_id: str) -> None:

@@ -40,7 +40,7 @@ from . import fsio
 from .errors import ProjectError
 from .h5guard import attr_int, attr_json, attr_text, check_tree
 from .h5tree import ShapeCheck, curve_rows, read_curves, read_tree, write_curves, write_tree
-from .store_records import (DAMAGED, STATUSES, RunInfo, _damaged_info, _read_info, _run_of, _runs_group, _tree_nbytes,
+from .store_records import (DAMAGED, STATUSES, RunInfo, check_annotation, _damaged_info, _read_info, _run_of, _runs_group, _tree_nbytes,
                             now_iso)
 from .store_tables import TablesMixin
 from .store_trash import TrashMixin, trash_group
@@ -364,6 +364,18 @@ class Project(TablesMixin, TrashMixin):
             )
         self.write_live(run_id, status="running", message="", curves={"step": [], "epoch": []}, checkpoint=None)
         return run_id
+
+    def annotate(self, run_id: str, *, notes: str | None = None, tags: list[str] | str | None = None) -> RunInfo:
+        """Set a run's notes and/or tags (None keeps them); returns the record as it is now."""
+        notes, tags = check_annotation(notes, tags)
+        self._find(run_id)
+        with self.transaction(grow=len(notes or "") * 4 + 4096) as f:
+            g = f["runs"][run_id]
+            if notes is not None:
+                g.attrs["notes"] = notes
+            if tags is not None:
+                g.attrs["tags"] = json.dumps(tags)
+        return self.run(run_id)
 
     def write_live(self, run_id: str, *, status: str, message: str, curves: dict[str, list[dict]],
                    checkpoint: dict[str, Any] | None, epochs_done: int = 0, final: dict | None = None) -> None:

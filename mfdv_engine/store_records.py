@@ -7,7 +7,7 @@ runs never fails because of one of them.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,38 @@ class RunInfo:
     config: dict[str, Any]
     epochs_done: int
     final: dict[str, Any]
+    #: the user's own words about the run, and tags to group runs by (``Project.annotate``)
+    notes: str = ""
+    tags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return dict(self.__dict__, tags=list(self.tags))
+
+
+#: how much a run's notes and tags may hold
+NOTES_MAX, TAG_MAX, TAGS_MAX = 10_000, 40, 32
+
+
+def check_annotation(notes: Any, tags: Any) -> tuple[str | None, list[str] | None]:
+    """``notes`` (text) and ``tags`` (a list of short words, or one comma-separated string), checked;
+    None leaves that part as it is. A ConfigError names what was wrong."""
+    from .errors import ConfigError
+
+    if notes is not None and (not isinstance(notes, str) or len(notes) > NOTES_MAX):
+        raise ConfigError(f"notes must be text of at most {NOTES_MAX:,} characters, got {type(notes).__name__}"
+                          + (f" of {len(notes):,}" if isinstance(notes, str) else ""))
+    if tags is None:
+        return notes, None
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    if not isinstance(tags, (list, tuple, set)) or not all(isinstance(t, str) for t in tags):
+        raise ConfigError(f"tags must be a list of words such as ['baseline', 'cifar'], got {tags!r}")
+    clean = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    bad = [t for t in clean if len(t) > TAG_MAX or any(c in t for c in ",\n\r\t")]
+    if bad or len(clean) > TAGS_MAX:
+        raise ConfigError(f"a tag is one word or short phrase of at most {TAG_MAX} characters without commas, "
+                          f"at most {TAGS_MAX} tags; got {bad[0][:50] if bad else f'{len(clean)} tags'!r}")
+    return notes, clean
 
 
 def _read_info(run_id: str, g: h5py.Group) -> RunInfo:
@@ -51,8 +80,15 @@ def _read_info(run_id: str, g: h5py.Group) -> RunInfo:
         run_id=run_id, name=attr_text(a, "name", run_id), status=status,
         started=attr_text(a, "started"), ended=attr_text(a, "ended"), message=attr_text(a, "message"),
         config=attr_json(a, "config", {}, dict), epochs_done=attr_int(a, "epochs_done", 0, high=10**7),
-        final=attr_json(a, "final", {}, dict),
+        final=attr_json(a, "final", {}, dict), notes=attr_text(a, "notes"), tags=_tags(run_id, a),
     )
+
+
+def _tags(run_id: str, a: h5py.AttributeManager) -> list[str]:
+    tags = attr_json(a, "tags", [], list)
+    if not all(isinstance(t, str) for t in tags):
+        raise damaged(f"run {run_id!r}", "has tags that are not text")
+    return tags
 
 
 def _damaged_info(run_id: str, error: ProjectError) -> RunInfo:

@@ -100,3 +100,22 @@ def test_trainer_used_directly_without_a_project():
     tr = Trainer(cfg, ds)
     res = tr.fit()
     assert res[-1].row["test_acc"] > 0.8
+
+
+def test_curves_have_at_least_25_points_an_epoch_and_a_time_that_keeps_counting(tmp_path, data_root):
+    """Issue 21: a 1-epoch run drew 3 points, and the curves' time restarted every epoch."""
+    from mfdv_engine.config import load_preset
+    from mfdv_engine.store import Project
+    from mfdv_engine.training.runs import train_run
+
+    cfg = load_preset("mnist-lenet-mfdv").with_overrides(["train.device=cpu", "train.epochs=2",
+                                                          "data.limit_train=1600", "train.batch_size=32"])
+    p = tmp_path / "p.mfdv.h5"
+    train_run(p, cfg, data_root=data_root)
+    steps = Project.open(p).curves("r001")["step"]
+    per_epoch = [int((steps["epoch"] == e).sum()) for e in (1, 2)]
+    assert min(per_epoch) >= 25, per_epoch  # 50 steps an epoch, log_every 20 would give 3
+    t = steps["time"]
+    assert (t[1:] > t[:-1]).all()  # one clock for the whole run
+    epochs = Project.open(p).curves("r001")["epoch"]
+    assert epochs["time"][-1] >= t.max() * 0.99 and epochs["time"][0] < t.max()

@@ -206,3 +206,29 @@ def test_a_damaged_trash_blocks_nothing_that_empty_cannot_clear(project, capsys,
     assert main(["delete", "--project", str(project), "--run", "r001"]) == 0
     assert main(["trash", "--project", str(project), "restore", "r001"]) == 0
     valid(project)
+
+
+def test_notes_and_tags_are_kept_listed_and_filtered(project, capsys):
+    """Issue 21: runs carry notes and tags to group them; bad ones are one sentence and change nothing."""
+    info = mfdv.annotate(project, "r001", notes="lr too high?\nretry with 0.01", tags="baseline, cifar")
+    assert info.notes.startswith("lr too high") and info.tags == ["baseline", "cifar"]
+    mfdv.annotate(project, "r002", tags=["cifar"])
+    assert main(["runs", "--project", str(project), "--tag", "cifar", "--json"]) == 0
+    import json as _json
+
+    listed = _json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in listed] == ["r001", "r002"] and listed[0]["tags"] == ["baseline", "cifar"]
+    assert main(["runs", "--project", str(project), "--tag", "baseline"]) == 0
+    out = capsys.readouterr().out
+    assert "r001" in out and "r002" not in out and "[baseline, cifar]" in out
+    before = _sha(project)
+    for bad in ({"tags": ["x" * 41]}, {"tags": [3]}, {"notes": 5}, {"tags": ["a,b"]}):
+        with pytest.raises(mfdv.MfdvError):
+            mfdv.annotate(project, "r001", **bad)
+    assert main(["note", "--project", str(project), "--run", "r001"]) == 2
+    assert "say what to set" in capsys.readouterr().err and _sha(project) == before
+    assert main(["note", "--project", str(project), "--run", "r001", "--tags", ""]) == 0
+    assert mfdv.runs(project)[0].tags == [] and mfdv.runs(project)[0].notes.endswith("0.01")  # notes kept
+    mfdv.delete_run(project, "r001")
+    mfdv.restore_run(project, "r001")
+    assert mfdv.runs(project)[0].notes.endswith("0.01")  # notes travel with the run

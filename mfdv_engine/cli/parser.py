@@ -56,7 +56,15 @@ def _project_commands(sub) -> None:
     """mfdv runs, show."""
     r = sub.add_parser("runs", help="list the runs of a project")
     r.add_argument("--project", required=True)
+    r.add_argument("--tag", action="append", default=[], metavar="TAG",
+                   help="only runs carrying this tag (repeat for runs carrying all of them)")
     r.add_argument("--json", action="store_true")
+
+    nt = sub.add_parser("note", help="give a run notes and tags (to group and filter runs by)")
+    nt.add_argument("--project", required=True)
+    nt.add_argument("--run", required=True, metavar="ID")
+    nt.add_argument("--notes", metavar="TEXT", help="the run's notes (replaces them; '' clears them)")
+    nt.add_argument("--tags", metavar="A,B", help="the run's tags, comma-separated (replaces them; '' clears them)")
 
     s = sub.add_parser("show", help="print a run's config, status and final metrics")
     s.add_argument("--project", required=True)

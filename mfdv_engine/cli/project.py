@@ -15,7 +15,7 @@ from .common import command
 def cmd_runs(args: argparse.Namespace) -> int:
     from ..store import Project
 
-    infos = Project.open(args.project).runs()
+    infos = [i for i in Project.open(args.project).runs() if set(args.tag) <= set(i.tags)]
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=2, sort_keys=True))
         return 0
@@ -27,7 +27,20 @@ def cmd_runs(args: argparse.Namespace) -> int:
         acc_s = f"clean {acc:.2%} ({how})" if acc is not None else ""
         cfg = i.config
         what = f"{cfg.get('data', {}).get('name')}/{cfg.get('model', {}).get('name')}/{cfg.get('defense', {}).get('name')}"
-        print(printable(f"{i.run_id}  {i.status:<11} {i.name:<24} {what:<24} epochs {i.epochs_done}  {acc_s}"))
+        tags = f"  [{', '.join(i.tags)}]" if i.tags else ""
+        print(printable(f"{i.run_id}  {i.status:<11} {i.name:<24} {what:<24} epochs {i.epochs_done}  {acc_s}{tags}"))
+    return 0
+
+
+@command("note")
+def cmd_note(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..errors import ConfigError
+
+    if args.notes is None and args.tags is None:
+        raise ConfigError("say what to set: --notes TEXT and/or --tags A,B")
+    info = api.annotate(args.project, args.run, notes=args.notes, tags=args.tags)
+    print(printable(f"{info.run_id}: tags [{', '.join(info.tags)}]; notes: {info.notes or '(none)'}", multiline=True))
     return 0
 
 

@@ -27,7 +27,7 @@ def check_state(trainer, state: Any) -> None:
     if type(epoch) is not int or not 0 <= epoch <= trainer.tc.epochs:
         raise damaged_checkpoint(f"the checkpoint's epoch count {_shown(epoch)} is not a whole number "
                        f"from 0 to the run's {trainer.tc.epochs} epochs")
-    for key in ("sigma_start", "weight_start"):
+    for key in ("sigma_start", "weight_start", "train_seconds"):
         if key in state and not _same_kind(state[key], 0.0):
             raise damaged_checkpoint(f"the checkpoint's {key} {_shown(state[key])} is not a finite number")
     _check_model_state(state["model"], trainer.model)

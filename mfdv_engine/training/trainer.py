@@ -1,7 +1,7 @@
 """The Trainer: one loop for every defense, with events, checkpoints, resume and cancel.
 
 Host synchronisation happens at each of the first ``WATCH_STEPS`` steps of a
-run, then only every ``train.log_every`` steps (and at epoch ends): losses and
+run, then only every ``train.log_every`` steps (at least 25 points an epoch; and at epoch ends): losses and
 accuracies accumulate on the device in between. Those are the points where
 divergence is detected (:meth:`Trainer._check_health`, :meth:`Trainer._check_end`).
 """
@@ -116,6 +116,11 @@ class Trainer(HealthChecks):
         gen_device = self.device if self.cuda else torch.device("cpu")
         self.generator = torch.Generator(device=gen_device).manual_seed(self.tc.seed)
         self.epoch = 0  # epochs completed
+        #: training seconds of the finished epochs (kept across a resume): the curves' wall-time axis
+        self.train_seconds = 0.0
+        #: steps between two curve points: train.log_every, but at least 25 points an epoch (a short
+        #: epoch of a small data set would otherwise draw a curve of three points)
+        self.log_every = max(1, min(self.tc.log_every, self.steps_per_epoch // 25))
         self.sigma_start = self._sigma_mean()
         self.weight_start = weight_norm(self.model)
 
@@ -157,6 +162,7 @@ class Trainer(HealthChecks):
             "rng": rng,
             "sigma_start": self.sigma_start,
             "weight_start": self.weight_start,
+            "train_seconds": self.train_seconds,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -174,6 +180,7 @@ class Trainer(HealthChecks):
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = state["epoch"]
         self.sigma_start = float(state.get("sigma_start", self.sigma_start))
+        self.train_seconds = float(state.get("train_seconds", 0.0))  # (checkpoints before it: counted from the resume)
         # checkpoints older than weight_start: measured now, so ratios count from the resume
         self.weight_start = float(state.get("weight_start", weight_norm(self.model)))
         rng = state.get("rng", {})
@@ -229,7 +236,7 @@ class Trainer(HealthChecks):
             total.add(one)
             if (epoch - 1) * self.steps_per_epoch + step_in_epoch <= WATCH_STEPS:
                 self._watch(epoch, step_in_epoch, one)
-            if step_in_epoch % self.tc.log_every == 0 or step_in_epoch == self.steps_per_epoch:
+            if step_in_epoch % self.log_every == 0 or step_in_epoch == self.steps_per_epoch:
                 if self.dist is not None and self.dist.any_flag(self.cancel_event.is_set()):
                     raise Cancelled()  # all ranks stop together, at a log point
                 self._log_step(epoch, step_in_epoch, win, t0)
@@ -237,6 +244,7 @@ class Trainer(HealthChecks):
         if self.cuda:
             torch.cuda.synchronize(self.device)
         train_time = time.perf_counter() - t0
+        self.train_seconds += train_time
         self.epoch = epoch
         row = self._epoch_row(epoch, total, train_time)
         self.on_event("epoch", row)
@@ -279,7 +287,7 @@ class Trainer(HealthChecks):
             "reg": win.reg.item() / win.steps,
             "train_acc": acc,
             "lr": self.optimizer.param_groups[0]["lr"],
-            "time": time.perf_counter() - t0,
+            "time": self.train_seconds + time.perf_counter() - t0,  # since training began, not since the epoch
         }
         row.update(_flatten_sigma(sig))
         self._check_health(row, sig, epoch, step_in_epoch)
@@ -301,6 +309,7 @@ class Trainer(HealthChecks):
             "test_acc": test_acc,
             "lr": self.optimizer.param_groups[0]["lr"],
             "epoch_time": train_time,
+            "time": self.train_seconds,
         }
         row.update(_flatten_sigma(sigma_stats(self.model)))
         return row
