@@ -185,3 +185,17 @@ def test_trains_on_demo(name, demo):
     (res,) = trainer.fit()
     assert math.isfinite(res.row["loss"]) and math.isfinite(res.row["ce"]) and math.isfinite(res.row["reg"])
     assert 0 <= res.row["test_acc"] <= 1
+
+
+def test_every_fixed_choice_parameter_is_listed_with_its_values():
+    """Issue 21: the wizard offers these as lists, not free text; each default is one of its values."""
+    from mfdv_engine.defenses import get_defense, list_defenses
+
+    assert get_defense("pni").param_choices()["mode"] == ("layerwise", "channelwise", "elementwise")
+    assert get_defense("pgd-at").param_choices()["random_start"] == (True, False)
+    for name in list_defenses():
+        d = get_defense(name)
+        for key, values in d.param_choices().items():
+            assert d.default_params()[key] in values, (name, key)
+            for v in values:  # every listed value validates
+                d.parse_params({key: v})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +59,8 @@ class AdvTrainParams:
     clean_weight: float = 0.0
 
     _defense_name = "pgd-at"
+    #: the parameters that take one of a few words (the wizard offers them as a list)
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"variant": ("pgd", "fgsm-rs")}
 
     def validate(self) -> None:
         d = self._defense_name
@@ -66,7 +68,7 @@ class AdvTrainParams:
         check_number(d, "alpha", self.alpha, lo=0, lo_open=True, hi=1)
         check_number(d, "steps", self.steps, lo=1, hi=COUNT_MAX, integer=True)
         check_bool(d, "random_start", self.random_start)
-        check_choice(d, "variant", self.variant, ("pgd", "fgsm-rs"))
+        check_choice(d, "variant", self.variant, self.CHOICES["variant"])
         check_number(d, "clean_weight", self.clean_weight, lo=0, hi=1)
 
 

@@ -47,6 +47,13 @@ class Defense:
     def default_params(self) -> dict[str, Any]:
         return asdict(self.Params())
 
+    def param_choices(self) -> dict[str, tuple]:
+        """The parameters that take one of a few values: yes/no ones ``(True, False)``, and the
+        words a Params class lists in ``CHOICES`` (what a form offers instead of free text)."""
+        out: dict[str, tuple] = {k: (True, False) for k, v in self.default_params().items() if isinstance(v, bool)}
+        out.update(getattr(self.Params, "CHOICES", {}))
+        return out
+
     def normalise_placement(self, placement: str) -> str:
         """The stochastic placement this defense actually trains with."""
         return placement

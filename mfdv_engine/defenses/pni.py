@@ -17,6 +17,7 @@ the paper's mix w_c·CE(x) + w_a·CE(x_adv) with w_c = ``clean_weight``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 from typing import Any
 
 import torch
@@ -84,11 +85,13 @@ class PniParams(AdvTrainParams):
     clean_weight: float = 0.5
 
     _defense_name = "pni"
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        **AdvTrainParams.CHOICES, "target": ("activation", "weight"), "mode": ("layerwise", "channelwise", "elementwise")}
 
     def validate(self) -> None:
         super().validate()
-        check_choice("pni", "target", self.target, ("activation", "weight"))
-        check_choice("pni", "mode", self.mode, ("layerwise", "channelwise", "elementwise"))
+        check_choice("pni", "target", self.target, self.CHOICES["target"])
+        check_choice("pni", "mode", self.mode, self.CHOICES["mode"])
         check_number("pni", "init_alpha", self.init_alpha, lo=0, hi=SCALE_MAX)
 
 
