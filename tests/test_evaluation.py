@@ -216,3 +216,27 @@ def test_progress_covers_the_whole_job_and_names_each_attack(runs):
     # an EOT-3 attack weighs three single-sample ones: the first (single-sample FGSM) ends at 1/8 of the job
     end_first = max(f for w, f in seen if w.startswith("attack 1 of"))
     assert end_first == pytest.approx(1 / 8)
+
+
+def test_eot_rows_differ_from_single_sample_ones_where_the_noise_matters(runs):
+    """Issue 21 "worth a check": on the demo MFDV run the single-sample and EOT rows judged the same.
+    That is genuine for its head-only noise at its small σ: the EOT gain is small there, and it grows
+    when σ is four times larger, where EOT is clearly the stronger attack. EOT is not a no-op."""
+    from mfdv_engine.stochastic import stochastic_layers
+
+    _, ds, model = _model(runs, "mfdv")
+    proto = Protocol(n=200, mc_samples=15, reeval=3, batch_size=200)
+    spec = make_attack("pgd10", eps=0.1)
+
+    def gap():
+        single, _ = evaluate_attack(model, ds.test, spec, proto, eot=1, device=torch.device("cpu"))
+        eot, _ = evaluate_attack(model, ds.test, spec, proto, eot=20, device=torch.device("cpu"))
+        assert single.clean_acc == eot.clean_acc  # the same seeded clean draws
+        return single, eot, single.robust_acc_mean - eot.robust_acc_mean
+
+    *_, small = gap()
+    for layer in stochastic_layers(model):
+        layer.sigma.data *= 4
+    single, eot, large = gap()
+    assert large > 0.02 and large > small, (small, large)
+    assert eot.robust_acc < single.robust_acc
