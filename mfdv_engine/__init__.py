@@ -6,9 +6,11 @@ attacks, evaluation and the HDF5 project store. Never imports Qt.
 ``open_project``, ``train``, ``resume``, ``attack``, ``sweep``, ``checklist``,
 ``boundaries``, ``reproduce``, ``runs``, ``show``, ``export_csv``,
 ``export_curves``, ``delete_run`` (to the trash), ``restore_run``,
-``trashed_runs``, ``empty_trash``, ``check_output``/``write_output`` (the one
-rule for output files: never onto a project) — plus ``evaluate`` and ``import_model`` for models the tool did
-not train, ``datasets`` for the data sources, and the typed specs
+``trashed_runs``, ``empty_trash``, ``annotate`` (notes and tags), ``matrix``
+(runs × attacks), ``timing``, ``check_output``/``write_output`` (the one rule
+for output files: never onto a project) — plus ``evaluate`` and ``import_model``
+for models the tool did not train (data as tensors, datasets or loaders; a
+:class:`Result` with per-example verdicts and adversarials), ``datasets`` for the data sources, and the typed specs
 (``RunConfig``, ``Protocol``) and events. They load on first use, so
 ``import mfdv_engine`` stays cheap for the CLI's ``--help``.
 """
@@ -25,13 +27,13 @@ _PUBLIC = {
         "open_project", "train", "resume", "attack", "sweep", "checklist", "boundaries", "reproduce", "runs",
         "show", "export_csv", "export_curves", "delete_run", "restore_run", "trashed_runs", "empty_trash",
         "default_eps", "plan_attack", "stored_boundaries", "stored_checklist", "Rows", "RunDetails", "TrashedRun",
-        "check_output", "write_output", "annotate")},
-    "evaluate": "mfdv_engine.byom", "import_model": "mfdv_engine.byom",
+        "check_output", "write_output", "annotate", "export_rows", "evaluate", "import_model", "matrix", "timing",
+        "Result", "Examples", "TrainSummary")},
     "datasets": "mfdv_engine.data.registry",
     "RunConfig": "mfdv_engine.config", "load_preset": "mfdv_engine.config", "list_presets": "mfdv_engine.config",
     "Protocol": "mfdv_engine.evaluation", "Row": "mfdv_engine.evaluation",
     "Progress": "mfdv_engine.events", "RowStored": "mfdv_engine.events", "TrainingEvent": "mfdv_engine.events",
-    "MfdvError": "mfdv_engine.errors",
+    "MfdvError": "mfdv_engine.errors", "Cancelled": "mfdv_engine.errors",
 }
 #: where a public name is spelled differently in its module
 _ALIASES = {"datasets": "describe_datasets"}
@@ -53,12 +55,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .api import (Rows, RunDetails, TrashedRun, annotate, attack, boundaries, check_output, checklist, default_eps, delete_run,
-                      empty_trash, export_csv, export_curves, open_project, plan_attack, reproduce, restore_run,
+                      empty_trash, export_csv, export_curves, export_rows, open_project, plan_attack, reproduce, restore_run,
                       resume, runs, show, stored_boundaries, stored_checklist, sweep, train, trashed_runs,
-                      write_output)
-    from .byom import evaluate, import_model
+                      write_output, evaluate, import_model, matrix, timing, Result, Examples, TrainSummary)
     from .config import RunConfig, list_presets, load_preset
     from .data.registry import describe_datasets as datasets
-    from .errors import MfdvError
+    from .errors import Cancelled, MfdvError
     from .evaluation import Protocol, Row
     from .events import Progress, RowStored, TrainingEvent

@@ -19,130 +19,56 @@ from torch import nn
 
 from .attacks import rng_isolated
 from .data import Dataset, Split
-from .errors import ConfigError, ProjectError
-from .evaluation.rows import Progress, Protocol, Row, _to_float
-from .stochastic import mc_predict, noise_modules
+from .errors import Cancelled, ConfigError, ProjectError
+from .evaluation.row import Protocol
+from .evaluation.rows import to_float
+from .events import EventSink, Progress, ignore
+from .results import Result
+from .stochastic import mc_predict
 from .validate import sub_seed
-
-#: inputs the checks feed the model (its shape, its noise)
-PROBE = 8
+from .foreign import PROBE, ForeignModel, model_device, prepare, wrap_model
 
 
-class OpaqueNoise(nn.Module):
-    """Marks a network whose noise is inside its own ``forward``: it counts as
-    stochastic, but its noise cannot be switched off (σ = 0 surrogates refuse)."""
+def evaluate(model: nn.Module, data: Any, attacks: str | Iterable[str] = "fgsm,pgd10", *,
+             eps: float | str | None = None, protocol: Protocol | dict | None = None,
+             params: dict | Iterable[str] | None = None, normalize: tuple | None = None,
+             preprocess: nn.Module | None = None, mode: str = "eval", stochastic: bool | None = None,
+             device: str | torch.device | None = None, data_root: str | Path | None = None,
+             on_event: EventSink = ignore, cancel: threading.Event | None = None,
+             keep_examples: bool = True) -> Result:
+    """Attack ``model`` (inputs in [0, 1], logits out) on ``data`` with every row's protocol.
 
-    def __init__(self, label: str) -> None:
-        super().__init__()
-        self.label = label
-
-    @property
-    def noise_enabled(self) -> bool:
-        return True
-
-    @noise_enabled.setter
-    def noise_enabled(self, on: bool) -> None:
-        if not on:
-            from .evaluation.suite import STOCHASTIC_MEMBERS
-
-            others = ",".join(m for m in STOCHASTIC_MEMBERS if m != "transfer-sigma0")
-            raise ConfigError(f"{self.label}'s noise lives inside its own forward and cannot be switched off, so "
-                              "σ = 0 transfer does not apply; give its noise modules a `noise_enabled` switch, or leave "
-                              f"transfer-sigma0 out (for the suite: --param adaptive.members={others})")
-
-
-class ForeignModel(nn.Module):
-    """A user's network as the protocol sees it: full passes, stochastic if it has noise."""
-
-    #: no trunk/head split: MC prediction and EOT average full forward passes
-    noise_in_trunk = True
-
-    def __init__(self, net: nn.Module, *, stochastic: bool, label: str = "the model") -> None:
-        super().__init__()
-        self.net = net
-        if stochastic and not any(m.noise_enabled for m in noise_modules(net)):
-            self.opaque_noise = OpaqueNoise(label)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-def wrap_model(net: nn.Module, x: torch.Tensor, num_classes: int | None, stochastic: bool | None,
-               label: str) -> ForeignModel:
-    """``net`` checked on ``x`` (logits of the right shape) and wrapped; ``stochastic``
-    None = detect (its own noise modules, or two passes on the same input differ)."""
-    net.eval()
-    if isinstance(net, ForeignModel):
-        return net
-    first, second = _two_passes(net, x, label)
-    if first.dim() != 2 or first.shape[0] != x.shape[0] or (num_classes and first.shape[1] != num_classes):
-        want = f"({x.shape[0]}, {num_classes or 'classes'})"
-        raise ConfigError(f"{label} returned {tuple(first.shape)} for {x.shape[0]} inputs of shape "
-                          f"{tuple(x.shape[1:])}; it must return logits of shape {want}")
-    own = any(m.noise_enabled for m in noise_modules(net))
-    if stochastic is False and own:
-        raise ConfigError(f"{label} has noise modules switched on; switch them off or pass stochastic=True")
-    if stochastic is None:
-        stochastic = own or not torch.equal(first, second)
-    return ForeignModel(net, stochastic=bool(stochastic), label=label)
-
-
-def _two_passes(net: nn.Module, x: torch.Tensor, label: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two forward passes on the same input with different noise seeds (caller's RNG untouched)."""
-    outs = []
-    try:
-        with torch.no_grad():
-            for seed in (1, 2):
-                with rng_isolated(x.device, seed):
-                    outs.append(net(x))
-    except Exception as e:  # the user's code: its failure is one sentence naming the input it got
-        raise ConfigError(f"{label} failed on inputs of shape {tuple(x.shape)} in [0, 1] "
-                          f"({type(e).__name__}: {str(e)[:160]})") from None
-    if not all(isinstance(o, torch.Tensor) for o in outs):
-        raise ConfigError(f"{label} returned a {type(outs[0]).__name__}, not a tensor of logits")
-    return outs[0].float(), outs[1].float()
-
-
-def _test_split(data: Any, data_root, n: int) -> tuple[Split, int | None, float]:
-    """(test split, class count or None, default ε) of a data-set name, Dataset or Split."""
-    from .data import load_dataset
-    from .defaults import default_eps, default_eps_for
-
-    if isinstance(data, str):
-        data = load_dataset(data, data_root, limit_test=n, splits=("test",))
-    if isinstance(data, Dataset):
-        return data.test, data.num_classes, default_eps_for(data.name)
-    if isinstance(data, Split):
-        return data, None, default_eps(tuple(data.x.shape))
-    raise ConfigError(f"data must be a data-set name, a Dataset or a Split; got a {type(data).__name__}")
-
-
-def evaluate(model: nn.Module, data: Any, *, attacks: str | Iterable[str] = "fgsm,pgd10",
-             eps: float | str | None = None, protocol: Protocol | None = None, device: str | torch.device = "cpu",
-             on_progress: Progress | None = None, cancel: threading.Event | None = None,
-             stochastic: bool | None = None, data_root: str | Path | None = None,
-             params: Iterable[str] = ()) -> list[Row]:
-    """Attack ``model`` (inputs in [0, 1], logits out; put in eval mode and moved to
-    ``device``) on ``data``'s test split; every row carries its protocol. ``eps``
-    None = the data set's default; ``attacks`` as ``mfdv attack`` spells them
-    (``adaptive`` included), ``params`` its ``--param`` overrides."""
+    ``data``: a data-set name, ``(x, y)`` tensors, a ``TensorDataset``, a ``Dataset`` or a
+    ``DataLoader`` (the first ``protocol.n`` examples). ``normalize=(mean, std)`` or
+    ``preprocess`` (a module) runs before the model, so ε stays in pixel space. ``mode``:
+    ``"eval"`` (dropout and batch norm in eval mode, as a deployed model), ``"train"`` or
+    ``"as-is"`` (the modes the model has now); the model's own modes are restored after, and it
+    is never moved (``device`` must be where it is). Whether it is stochastic is measured (two
+    passes); ``stochastic=`` that contradicts the measurement is refused. The result holds
+    every row and, with ``keep_examples``, each row's per-example verdicts and adversarials
+    (``result.adversarial()``: the worst case's)."""
     from .evaluation.suite import evaluate_request, parse_attacks
-    from .devices import resolve_device
+    from .inputs import as_split
 
     proto = (protocol or Protocol()).validate()
-    dev = resolve_device(str(device))
-    split, num_classes, eps_default = _test_split(data, data_root, proto.n)
+    dev = model_device(model, device)
+    split, num_classes, eps_default, _ = as_split(data, proto.n, data_root)
     eps = _eps_value(eps, eps_default)
     text = attacks if isinstance(attacks, str) else ",".join(attacks)
     # a given protocol's EOT samples govern every EOT attack, as --eot does
-    specs, suite_over = parse_attacks(text, eps=eps, params=list(params),
+    specs, suite_over = parse_attacks(text, eps=eps, params=list(params or ()),
                                       eot=proto.eot_samples if protocol is not None else None)
-    wrapped = wrap_model(model.to(dev), _to_float(split.x[:PROBE]).to(dev), num_classes, stochastic,
-                         f"model {type(model).__name__}")
-    rows: list[Row] = []
-    evaluate_request(wrapped, split, specs, suite_over, proto, eps=eps, device=dev,
-                     on_row=lambda row, gallery: rows.append(row), on_progress=on_progress, cancel=cancel)
-    return rows
+    result = Result()
+    with wrap_model(model, to_float(split.x[:PROBE]).to(dev), num_classes, stochastic, f"model {type(model).__name__}",
+                    mode=mode, normalize=normalize, preprocess=preprocess) as wrapped:
+        try:
+            evaluate_request(wrapped, split, specs, suite_over, proto, eps=eps, device=dev,
+                             on_row=lambda row, gallery: result.add_row(row),
+                             on_progress=lambda what, frac: on_event(Progress(what, frac)), cancel=cancel,
+                             on_outcome=(lambda out: result.add(out)) if keep_examples else None)
+        except Cancelled:
+            result.cancelled = True
+    return result
 
 
 def _eps_value(eps: float | str | None, default: float) -> float:
@@ -161,7 +87,7 @@ def clean_accuracy(model: nn.Module, split: Split, mc: int, seed: int = 0, batch
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     right = 0
     for first in range(0, len(split), batch_size):
-        x = _to_float(split.x[first:first + batch_size]).to(device)
+        x = to_float(split.x[first:first + batch_size]).to(device)
         with rng_isolated(device, sub_seed(seed, first)):
             p = mc_predict(model, x, mc)
         right += int((p.argmax(1).cpu() == split.y[first:first + batch_size]).sum())
@@ -225,7 +151,7 @@ def import_model(project_path: str | Path, model_file: str, weights: str | Path,
     label = f"{path.name}:{entry}"
     net = build_net(exec_source(source, path), entry, path, num_classes=ds.num_classes, in_channels=ds.in_channels)
     load_net_state(net, state, f"the weights in {Path(weights).name}")
-    model = wrap_model(net.to(dev), _to_float(ds.test.x[:PROBE]).to(dev), ds.num_classes, stochastic, label)
+    model = prepare(net.to(dev), to_float(ds.test.x[:PROBE]).to(dev), ds.num_classes, stochastic, label)
     cfg = _import_config(path, entry, source, weights, dataset, name, model)
     final = _import_final(model, ds, mc_samples, dev, label, Path(weights).name)
     trust(str(path), sha256_bytes(source), entry)

@@ -1,12 +1,12 @@
 """CSV export: one line per table cell, every protocol field spelled out; training curves one line per point."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 
 import numpy as np
 
+from .csvsafe import write_csv
 from .outputs import marked, write_output
 from .store_records import DAMAGED
 
@@ -19,16 +19,28 @@ COLUMNS = [
 
 def table_rows(project, run_id: str | None = None) -> list[dict]:
     runs = [project.run(run_id)] if run_id else project.runs()
-    out = []
-    for info in runs:
-        c = info.config
-        for r in project.eval_rows(info.run_id):
-            row = {k: r.get(k) for k in COLUMNS}
-            row.update(run_id=info.run_id, run_name=info.name, dataset=c["data"]["name"], model=c["model"]["name"],
-                       defense=c["defense"]["name"], params=json.dumps(r.get("params", {}), sort_keys=True),
-                       messages=" | ".join(r.get("messages", [])))
-            out.append(row)
-    return out
+    return [tidy_row(r, info) for info in runs for r in project.eval_rows(info.run_id)]
+
+
+def tidy_row(r: dict, info=None) -> dict:
+    """One stored row as a CSV line: numbers as numbers, the protocol spelled out in its own columns,
+    the run's data set, model and defense from its record (``info``, a RunInfo) where given."""
+    row = {k: r.get(k) for k in COLUMNS}
+    c = info.config if info is not None else {}
+    row.update(run_id=r.get("run_id") or (info.run_id if info else ""), run_name=info.name if info else r.get("run_name", ""),
+               dataset=c.get("data", {}).get("name", ""), model=c.get("model", {}).get("name", ""),
+               defense=c.get("defense", {}).get("name", ""), params=json.dumps(r.get("params", {}), sort_keys=True),
+               messages=" | ".join(map(str, r.get("messages", []))))
+    return row
+
+
+def export_rows(rows: list[dict], path: str | os.PathLike, *, infos: dict | None = None,
+                overwrite: bool = False) -> int:
+    """Stored row dicts (as a view shows them: filtered, in its order) as the same tidy CSV as
+    :func:`export_csv`; ``infos`` maps run ids to RunInfo for the data set, model and defense columns."""
+    infos = infos or {}
+    _write_csv(path, COLUMNS, [tidy_row(r, infos.get(r.get("run_id"))) for r in rows], "table.csv", overwrite)
+    return len(rows)
 
 
 def export_csv(project, path: str | os.PathLike, run_id: str | None = None, *, overwrite: bool = False) -> int:
@@ -79,6 +91,4 @@ def _write_csv(path: str | os.PathLike, columns: list[str], rows: list[dict], ex
 
 
 def _write(stream, columns: list[str], rows: list[dict]) -> None:
-    w = csv.DictWriter(stream, fieldnames=columns)
-    w.writeheader()
-    w.writerows(rows)
+    write_csv(stream, columns, rows)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,18 +28,15 @@ from .evaluation.suite import Reuse, evaluate_request, parse_attacks
 from .evaluation.sweeps import run_sweep, sweep_loss
 from .loading import checked_run, load_run
 from .events import EventSink, Progress, RowStored, ignore
+from .results import Result
 from .store import Project
 from .devices import resolve_device
 
 ProjectLike = Project | str | os.PathLike
 
-
-@dataclass
-class Rows:
-    """What an attack or sweep stored; ``cancelled`` when it stopped early (finished rows are kept)."""
-    run_id: str
-    rows: list[Row] = field(default_factory=list)
-    cancelled: bool = False
+#: what an attack or sweep gives back (the one result type, :class:`~mfdv_engine.results.Result`);
+#: ``cancelled`` when it stopped early (finished rows are kept)
+Rows = Result
 
 
 def _project(p: ProjectLike) -> Project:
@@ -63,16 +59,19 @@ def plan_attack(project: ProjectLike, run_id: str, attacks: str, *, eps: float |
 
 def attack(project: ProjectLike, run_id: str, attacks: str = "pgd10", *, eps: float | None = None, params=(),
            protocol: Protocol | None = None, data_root=None, device: str | torch.device = "auto",
-           on_event: EventSink = ignore, cancel: threading.Event | None = None, dist=None) -> Rows:
+           on_event: EventSink = ignore, cancel: threading.Event | None = None, dist=None,
+           keep_examples: bool = False) -> Result:
     """Attack a run (attack names, ``adaptive`` for the suite) and store every row as it finishes.
-    A stochastic model gets a single-sample and an EOT row per gradient attack."""
+    A stochastic model gets a single-sample and an EOT row per gradient attack. ``keep_examples``:
+    the result also holds each row's per-example verdicts and every adversarial (memory: n inputs a row)."""
     proto = (protocol or Protocol()).validate()
     e, specs, suite_over = plan_attack(project, run_id, attacks, eps=eps, params=params, protocol=proto)
 
-    def job(model, ds, dev, on_row, on_progress, cancel_):
+    def job(model, ds, dev, on_row, on_progress, cancel_, out):
         return evaluate_request(model, ds.test, specs, suite_over, proto, eps=e, device=dev, on_row=on_row,
                                 on_progress=on_progress, cancel=cancel_, dist=dist,
-                                reuse=stored_outcomes(_project(project), run_id))
+                                reuse=stored_outcomes(_project(project), run_id),
+                                on_outcome=out.add if keep_examples else None)
 
     return _evaluate(project, run_id, job, proto, data_root, device, on_event, cancel,
                      main=dist is None or dist.is_main)
@@ -81,13 +80,13 @@ def attack(project: ProjectLike, run_id: str, attacks: str = "pgd10", *, eps: fl
 def sweep(project: ProjectLike, run_id: str, kind: str, *, values=None, eps: float | None = None,
           loss: str | None = None, protocol: Protocol | None = None, data_root=None,
           device: str | torch.device = "auto", on_event: EventSink = ignore,
-          cancel: threading.Event | None = None) -> Rows:
+          cancel: threading.Event | None = None) -> Result:
     """Robust accuracy against ε, steps or EOT samples; every point stored as a row."""
     proto = (protocol or Protocol()).validate()
     sweep_loss(kind, loss)
     e = eps if eps is not None else default_eps(project, run_id)
 
-    def job(model, ds, dev, on_row, on_progress, cancel_):
+    def job(model, ds, dev, on_row, on_progress, cancel_, out):
         return run_sweep(model, ds.test, proto, kind=kind, device=dev, eps=e, values=values, on_row=on_row,
                          cancel=cancel_, loss=loss, on_progress=on_progress)
 
@@ -95,19 +94,19 @@ def sweep(project: ProjectLike, run_id: str, kind: str, *, values=None, eps: flo
 
 
 def _evaluate(project: ProjectLike, run_id: str, job, proto: Protocol, data_root, device, on_event: EventSink,
-              cancel: threading.Event | None, *, main: bool = True) -> Rows:
+              cancel: threading.Event | None, *, main: bool = True) -> Result:
     """Lock (when this process stores), load the run, run ``job`` storing rows as they come."""
     proj = _project(project)
     cancel = cancel or threading.Event()
-    out = Rows(run_id)
+    out = Result(run_id=run_id)
     with proj.writing() if main else contextlib.nullcontext():
         dev = _device(device)
         with decoding_events(on_event if main else ignore):
             _, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=proto.n)
-        on_row = (lambda row, gallery: out.rows.append(store_row(proj, run_id, row, gallery, on_event))) if main else None
+        on_row = (lambda row, gallery: out.add_row(store_row(proj, run_id, row, gallery, on_event))) if main else None
         on_progress = (lambda what, frac: on_event(Progress(what, frac))) if main else None
         try:
-            job(model, ds, dev, on_row, on_progress, cancel)
+            job(model, ds, dev, on_row, on_progress, cancel, out)
         except Cancelled:
             out.cancelled = True
     return out
@@ -143,7 +142,8 @@ def stored_outcomes(project: Project, run_id: str) -> Reuse:
 def checklist(project: ProjectLike, run_id: str, *, eps: float | None = None, protocol: Protocol | None = None,
               square_queries: int = 1000, data_root=None, device: str | torch.device = "auto",
               on_event: EventSink = ignore, cancel: threading.Event | None = None) -> list:
-    """The obfuscated-gradient checklist; its items and its attack rows are stored."""
+    """The obfuscated-gradient checklist; its items and its attack rows are stored. ``cancel`` stops it
+    at the next batch: the rows measured so far are kept, no checklist is stored, and [] comes back."""
     proto = (protocol or Protocol()).validate()
     e = eps if eps is not None else default_eps(project, run_id)
     proj = _project(project)
@@ -152,8 +152,12 @@ def checklist(project: ProjectLike, run_id: str, *, eps: float | None = None, pr
         with decoding_events(on_event):
             _, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=proto.n)
         on_event(Progress("checklist", None))
-        items = run_checklist(model, ds.test, proto, device=dev, eps=e, square_queries=square_queries,
-                              on_row=lambda row, gallery: store_row(proj, run_id, row, gallery, on_event))
+        try:
+            items = run_checklist(model, ds.test, proto, device=dev, eps=e, square_queries=square_queries,
+                                  on_row=lambda row, gallery: store_row(proj, run_id, row, gallery, on_event),
+                                  on_progress=lambda what, frac: on_event(Progress(what, frac)), cancel=cancel)
+        except Cancelled:
+            return []
         proj.put_result(run_id, "checklist", {"eps": e, "protocol": proto.to_dict(),
                                               "items": [i.to_dict() for i in items]})
     return items

@@ -25,6 +25,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
+from mfdv_engine.calling import worded_for
 from mfdv_engine.events import Event
 
 from .errors import CRASH_LOG
@@ -177,7 +178,8 @@ class Worker(QObject):
         self.started.emit(job)
         ctx = JobContext(yielded=self._yield, progress=self._progress, cancel=self._cancel)
         try:
-            result = job.fn(ctx)
+            with worded_for("cli"):  # the studio's users know the command line's words, as its docs use them
+                result = job.fn(ctx)
         except BaseException as e:  # noqa: BLE001 — every failure reaches the user as a dialog
             sentence, details = describe_error(e)
             with self._lock:

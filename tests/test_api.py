@@ -75,3 +75,64 @@ def test_show_of_an_unknown_run_is_one_sentence(trained):
     p, _, _ = trained
     with pytest.raises(mfdv.MfdvError, match="no run 'r999'"):
         mfdv.show(p, "r999")
+
+
+def test_project_calls_take_lists_and_dicts_and_give_one_result_type(trained):
+    """Issue 20: attacks as a list, params as a dict, the protocol as a dict; show().rows are the same
+    Row type as attack().rows and still read like the stored dicts."""
+    p, rid, _ = trained
+    res = mfdv.attack(p, rid, ["fgsm", "pgd10"], params={"pgd10": {"steps": 3}},
+                      protocol={"n": 24, "mc_samples": 3, "eot_samples": 2, "reeval": 1}, keep_examples=True)
+    assert isinstance(res, mfdv.Result) and {r.attack for r in res} == {"fgsm", "pgd10"}
+    assert all(r.steps in (None, 3) for r in res) and res.adversarial(res[0]).shape[0] == 24
+    shown = mfdv.show(p, rid).rows
+    assert all(isinstance(r, mfdv.Row) for r in shown)
+    stored = {r["key"]: r for r in shown}
+    for r in res:
+        assert stored[r.key].robust_acc == r.robust_acc and stored[r.key]["protocol"] == r.protocol_line()
+    assert json.loads(json.dumps(dict(shown[0])))["attack"] == shown[0].attack
+
+
+def test_the_checklist_honours_cancel(trained):
+    p, rid, _ = trained
+    cancel = threading.Event()
+    cancel.set()
+    before = mfdv.show(p, rid)
+    assert mfdv.checklist(p, rid, protocol=SMALL, eps=0.2, cancel=cancel) == []
+    after = mfdv.show(p, rid)
+    assert after.results == before.results and len(after.rows) == len(before.rows)  # stopped before its first row
+
+
+def test_matrix_timing_and_train_summary_are_in_the_api(trained, tmp_path):
+    p, rid, _ = trained
+    mat = mfdv.matrix(p)
+    assert mat.runs[0].run_id == rid and "| run | id |" in mat.to_markdown()
+    mfdv.matrix(p, path=tmp_path / "m.csv")
+    assert (tmp_path / "m.csv").read_text().startswith("run_id,run_name,clean_acc")
+    with pytest.raises(mfdv.MfdvError, match="format must be"):
+        mfdv.matrix(p, format="xls")
+    res = mfdv.timing("demo", "lenet", ["none", "mfdv"], preset="demo-lenet-mfdv", limit_train=256)
+    assert set(res.median_s) == {"none", "mfdv"} and res.ratio("mfdv", "none") > 0
+    assert mfdv.TrainSummary.__name__ == "TrainSummary"
+
+
+def test_reproduce_runs_twice_in_one_process(tmp_path, monkeypatch, data_root):
+    """Issue 22.5: the second call raised TypeError: 'module' object is not callable."""
+    for _ in range(2):
+        with pytest.raises(mfdv.MfdvError, match="no scale 'cpu'"):
+            mfdv.reproduce("table1", scale="cpu", project=tmp_path / "r.mfdv.h5")
+    assert callable(mfdv.reproduce)
+
+
+def test_wrong_types_are_one_sentence_naming_the_argument(trained):
+    p, rid, _ = trained
+    for call, says in ((lambda: mfdv.runs(3), "project must"), (lambda: mfdv.attack(p, rid, None), "attacks must"),
+                       (lambda: mfdv.attack(p, rid, "fgsm", protocol={"n": "x"}), "n"),
+                       (lambda: mfdv.attack(p, rid, "fgsm", params=[1]), "params must"),
+                       (lambda: mfdv.attack(p, 5, "fgsm"), "run_id must"),
+                       (lambda: mfdv.train(p, None), "config must"),
+                       (lambda: mfdv.export_csv(p, None), "path must"),
+                       (lambda: mfdv.attack(p, rid, "fgsm", on_event="print"), "on_event must"),
+                       (lambda: mfdv.attack(p, rid, "fgsm", bogus=1), "unexpected keyword")):
+        with pytest.raises(mfdv.MfdvError, match=says):
+            call()

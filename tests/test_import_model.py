@@ -135,7 +135,8 @@ def test_import_attack_and_export_end_to_end(trained, tmp_path, data_root, capsy
     assert {("pgd10", "single-sample"), ("pgd10", "EOT-2"), ("fgsm", "single-sample"), ("fgsm", "EOT-2")} <= grads
 
     csv_path = tmp_path / "t.csv"
-    assert run(capsys, "export", "--project", p, "--csv", csv_path)[0] == 0
+    code, _, err = run(capsys, "export", "--project", p, "--csv", csv_path)
+    assert code == 0, err
     with open(csv_path) as f:
         table = list(csv.DictReader(f))
     assert {t["run_id"] for t in table} == {det, noisy} and len(table) == 6
@@ -159,8 +160,8 @@ def test_evaluate_in_python_detects_noise_and_keeps_the_protocol(trained, data_r
     rows = evaluate(noisy.eval(), "mnist", data_root=data_root, attacks="fgsm", protocol=proto, eps="0.1")
     assert [r.gradient for r in rows] == ["single-sample", "EOT-2"]
     assert rows[1].mc_samples == 3 and "MC-3" in rows[1].protocol_line()
-    rows = evaluate(noisy, "mnist", data_root=data_root, attacks="fgsm", protocol=proto, stochastic=False)
-    assert [r.gradient for r in rows] == ["single pass (deterministic)"]  # the user's word wins
+    with pytest.raises(ConfigError, match="stochastic=False, but two passes"):  # issue 20: measured, not declared
+        evaluate(noisy, "mnist", data_root=data_root, attacks="fgsm", protocol=proto, stochastic=False)
     for attacks in ("transfer-sigma0", "adaptive"):  # no σ = 0 surrogate of opaque noise; the suite says so first
         with pytest.raises(ConfigError, match="cannot be switched off"):
             evaluate(noisy, "mnist", data_root=data_root, attacks=attacks, protocol=proto)

@@ -8,8 +8,8 @@ import pytest
 from planting import COMPARE_NAMES, compare_rows, plant_compare_project, planted_row
 
 from mfdv_engine import api
-from mfdv_engine.evaluation.matrix import (WORST, build_hparams, build_matrix, ci_text, md_escape, tex_escape, to_csv,
-                                           to_latex, to_markdown)
+from mfdv_engine.evaluation.matrix import WORST, build_hparams, build_matrix, ci_text
+from mfdv_engine.evaluation.matrix_export import md_escape, tex_escape, to_csv, to_latex, to_markdown
 from mfdv_engine.safetext import printable
 from mfdv_engine.store import RunInfo
 
@@ -102,11 +102,36 @@ def test_notes_state_the_protocol_of_every_column(mat):
         assert part in note, (part, note)
 
 
-def test_csv_is_the_shown_table_then_the_protocol(mat):
-    text = to_csv(mat)
-    table, notes = text.split("\n# ", 1)
-    assert list(csv.reader(io.StringIO(table))) == [mat.header()] + mat.text_rows()
-    assert ("# " + notes).splitlines() == [f"# {n}" for n in mat.notes]
+def test_csv_is_tidy_numbers_with_the_protocol_in_columns(mat):
+    """Issue 21: one line per cell with value, CI low, CI high and the protocol fields, not display strings."""
+    lines = list(csv.DictReader(io.StringIO(to_csv(mat))))
+    shown = {(r.run_id, k): c for (r_id, k), c in mat.cells.items() for r in mat.runs if r.run_id == r_id}
+    cells = [ln for ln in lines if ln["column"] != WORST]
+    assert len(cells) == len(shown) and len(lines) == len(shown) + len(mat.worst)
+    for ln in cells:
+        k = next(i for i, c in enumerate(mat.columns) if c.label == ln["column"])
+        c = mat.cells[(ln["run_id"], k)]
+        assert float(ln["robust_acc"]) == c.robust_acc and float(ln["ci_low"]) == c.ci_low
+        assert float(ln["ci_high"]) == c.ci_high and int(ln["n"]) == c.judging[2] and ln["row_key"] == c.key
+        assert ln["other_protocol"] in ("True", "False") and "%" not in ln["robust_acc"]
+    worst = [ln for ln in lines if ln["column"] == WORST]
+    assert {ln["run_id"] for ln in worst} == set(mat.worst)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised():
+    """OWASP: text starting with = + - @ tab or CR gets a leading quote; negative numbers stay numbers."""
+    from planting import planted_row
+
+    bad = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    infos = [_info(f"r{i:03d}", name) for i, name in enumerate(bad, 1)]
+    rows = [planted_row(f"r{i:03d}", "fgsm", 0.5) for i in range(1, len(bad) + 1)]
+    lines = list(csv.DictReader(io.StringIO(to_csv(build_matrix(infos, rows)))))
+    names = [ln["run_name"] for ln in lines if ln["column"] != WORST]
+    assert names[:4] == ["'" + b for b in bad[:4]]
+    assert all(not n.startswith(("=", "+", "-", "@", "\t", "\r")) for n in names)  # tab/CR: escaped as text
+    from mfdv_engine.csvsafe import neutral
+
+    assert neutral(-0.5) == -0.5 and neutral("a=b") == "a=b" and neutral("\tx") == "'\tx"
 
 
 def test_markdown_escapes_markup_and_cell_separators(mat):
@@ -132,6 +157,25 @@ def test_latex_is_a_booktabs_table_with_escaped_text(mat):
     assert body.count(r"\\") == 2 and len(re.findall(r"(?<!\\)&", body)) == 2 * (len(mat.header()) - 1)
     assert "Protocol." in tex and tex_escape(mat.notes[-1]) in tex
     assert tex_escape("{x}^~$") == r"\{x\}\textasciicircum{}\textasciitilde{}\$"
+
+
+def test_latex_is_plain_ascii_and_compiles_where_pdflatex_is_installed(mat, tmp_path):
+    """Issue 21: a raw ‡ made pdflatex fail; every non-ASCII character is now spelled out."""
+    import shutil
+    import subprocess
+
+    tex = to_latex(mat) + tex_escape("‡ † é ✓ 中 ≤ × … ε σ λ")
+    assert tex.isascii(), [ch for ch in tex if not ch.isascii()]
+    assert tex_escape("‡") == r"\ddag{}" and tex_escape("é") == "e" and tex_escape("✓") == "[U+2713]"
+    body = re.sub(r"\\[{}]", "", tex)
+    assert body.count("{") == body.count("}")
+    if shutil.which("pdflatex"):
+        doc = tmp_path / "t.tex"
+        doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n"
+                       + to_latex(mat) + "\n\\end{document}\n", encoding="ascii")
+        out = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout[-2000:]
 
 
 def test_hparams_show_only_keys_that_differ_and_final_metrics(project):

@@ -21,9 +21,12 @@ __all__ = ["COMMANDS", "_attack_argv", "_parse_eps", "_report_rows", "_train_arg
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..calling import worded_for
+
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with worded_for("cli"):  # its users type --data-root, not data_root=
+            return COMMANDS[args.command](args)
     except MfdvError as e:
         print(f"mfdv: error: {printable(e)}", file=sys.stderr)  # messages quote run ids / names from files
         return 2

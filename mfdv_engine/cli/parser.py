@@ -173,6 +173,16 @@ def _more_project_commands(sub) -> None:
     e.add_argument("--overwrite", action="store_true", help="replace OUT even if it is not a CSV this tool wrote "
                    "(never a project, its lock or a read-only file)")
 
+    mx = sub.add_parser("matrix", help="the runs × attacks matrix: tidy CSV (numbers, one line per cell), "
+                        "Markdown or LaTeX")
+    mx.add_argument("--project", required=True)
+    mx.add_argument("--run", action="append", metavar="ID", help="only these runs (repeat; default: all)")
+    mx.add_argument("--out", metavar="FILE", default="-", help="file to write (.csv, .md or .tex), or - for "
+                    "standard output (default)")
+    mx.add_argument("--format", choices=("csv", "md", "tex"), help="the format (default: from --out's suffix; "
+                    "md for standard output)")
+    mx.add_argument("--overwrite", action="store_true", help="replace --out even if this tool did not write it")
+
     dl = sub.add_parser("delete", help="move a run to the project's trash (`mfdv trash restore ID` brings it back)")
     dl.add_argument("--project", required=True)
     dl.add_argument("--run", required=True, metavar="ID")

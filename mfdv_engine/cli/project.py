@@ -86,6 +86,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("matrix")
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from .. import api
+
+    fmt = args.format or ("md" if args.out == "-" else None)
+    mat = api.matrix(args.project, args.run, path=args.out, format=fmt, overwrite=args.overwrite)
+    if args.out != "-":
+        print(f"wrote the matrix of {len(mat.runs)} run(s) × {len(mat.columns)} column(s) to {args.out}")
+    return 0
+
+
 @command("delete")
 def cmd_delete(args: argparse.Namespace) -> int:
     from .. import api

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..attacks import make_attack, rng_isolated
-from .rows import Protocol, Row, evaluate_attack, _to_float
+from .rows import Protocol, Row, evaluate_attack, to_float
 from ..stochastic import is_stochastic, mc_predict
 from ..validate import sub_seed
 
@@ -37,15 +37,28 @@ def _overlap_tol(a: Row, b: Row) -> float:
     return max(a.ci_high - a.ci_low, b.ci_high - b.ci_low) / 2
 
 
+#: the attack rows a checklist measures (for its progress): fgsm, pgd10, square, unbounded, 3 ε, single-sample
+CHECKLIST_ROWS = 8
+
+
 def run_checklist(model: torch.nn.Module, split, proto: Protocol, *, device: torch.device, eps: float,
-                  random_draws: int = 20, square_queries: int = 1000, on_row=None) -> list[ChecklistItem]:
-    """The checklist's items; ``on_row(row, gallery)`` receives each attack row it measured."""
+                  random_draws: int = 20, square_queries: int = 1000, on_row=None, on_progress=None,
+                  cancel=None) -> list[ChecklistItem]:
+    """The checklist's items; ``on_row(row, gallery)`` receives each attack row it measured,
+    ``on_progress(what, fraction)`` the progress; ``cancel`` (an Event) stops it (Cancelled)."""
     proto.validate()
     stochastic = is_stochastic(model)
     eot = proto.eot_samples if stochastic else 1
+    done = [0]
 
     def measured(spec, e: int) -> Row:
-        r, gallery = evaluate_attack(model, split, spec, proto, eot=e, device=device)
+        def progress(what: str, frac: float) -> None:
+            if on_progress is not None:
+                on_progress(f"checklist: {what}", min(1.0, (done[0] + frac) / CHECKLIST_ROWS))
+
+        r, gallery = evaluate_attack(model, split, spec, proto, eot=e, device=device, on_progress=progress,
+                                     cancel=cancel)
+        done[0] += 1
         if on_row is not None:
             on_row(r, gallery)
         return r
@@ -106,7 +119,7 @@ def _correct(model, x, y, proto: Protocol, seed: int) -> torch.Tensor:
 
 def _random_vs_gradient(model, split, proto: Protocol, device, eps: float, draws: int, eot: int):
     n = min(proto.n, len(split))
-    x = _to_float(split.x[:n]).to(device)
+    x = to_float(split.x[:n]).to(device)
     y = split.y[:n].to(device)
     ok = _correct(model, x, y, proto, proto.seed)
     x, y = x[ok], y[ok]

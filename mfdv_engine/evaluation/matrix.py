@@ -9,13 +9,12 @@ curves, not table cells, and a suite's members (``params.suite``) are summed up
 by the suite's own row, so neither becomes a column. A deterministic model has
 one gradient mode: its single-pass row fills the attack's single-sample and EOT
 columns alike. Every text comes through :func:`~mfdv_engine.safetext.printable`,
-so the exporters (CSV, Markdown, LaTeX) and the studio show the same strings.
+so the exporters (:mod:`.matrix_export`: CSV, Markdown, LaTeX) and the studio
+show the same strings.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import re
 from collections import Counter
@@ -25,7 +24,7 @@ from typing import Any, Iterable
 from ..safetext import printable
 from ..store_records import RunInfo
 from ..defaults import eps_text
-from .rows import DETERMINISTIC, LOSS_NAMES, Row
+from .row import DETERMINISTIC, LOSS_NAMES, Row
 
 SINGLE, EOT, ONE_PASS, SUITE_MODE = "single-sample", "EOT", "single pass", "worst of members"
 #: final metrics of a run the hyper-parameter table shows (key, header)
@@ -59,6 +58,7 @@ class Cell:
     protocol: str
     shared: bool = False   # a deterministic model's one row, shown in both gradient columns
     judging: tuple = ()    # (EOT S, MC samples, n, seed): what a column's cells must share to compare
+    other: bool = False    # measured with another protocol than most of its column (shown with ‡)
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def _mark_other_protocols(mat: Matrix) -> None:
         for rid, c in at:
             if len(counts) > 1 and (tie or c.judging != counts[0][0]):
                 mat.cells[(rid, k)] = dataclasses.replace(
-                    c, text=c.text + OTHER_MARK,
+                    c, text=c.text + OTHER_MARK, other=True,
                     protocol=c.protocol + f"\n{OTHER_MARK} measured with another protocol than (most of) this column")
 
 
@@ -261,63 +261,6 @@ def _notes(mat: Matrix, placed: list[tuple[dict, tuple, str, bool]], index: dict
             f"MC-{_joined(r.get('mc_samples') for r in rs)}, re-judged on {_joined(r.get('reeval') for r in rs)} "
             f"draws, n={_joined(r.get('n') for r in rs)}, seed={_joined(r.get('seed') for r in rs)}"))
     return notes
-
-
-# ------------------------------------------------------------------ exporters
-
-def to_csv(mat: Matrix) -> str:
-    """The header and cells as shown, then the protocol as ``# `` comment lines."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(mat.header())
-    w.writerows(mat.text_rows())
-    buf.write("".join(f"# {n}\n" for n in mat.notes))
-    return buf.getvalue()
-
-
-_MD = re.compile(r"([\\`*_{}\[\]<>#|~&])")
-
-
-def md_escape(text: str) -> str:
-    """Markdown-inert text: every character that could start markup or end a cell is backslashed."""
-    return _MD.sub(r"\\\1", printable(text))
-
-
-def to_markdown(mat: Matrix) -> str:
-    """A pipe table (numbers right-aligned) with the protocol as a footnote list."""
-    head = mat.header()
-    lines = ["| " + " | ".join(md_escape(h) for h in head) + " |",
-             "| " + " | ".join("---" if i < 2 else "---:" for i in range(len(head))) + " |"]
-    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in mat.text_rows()]
-    lines += ["", "*Protocol.*", ""] + [f"- {md_escape(n)}" for n in mat.notes]
-    return "\n".join(lines) + "\n"
-
-
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "ε": r"$\varepsilon$", "σ": r"$\sigma$",
-        "±": r"$\pm$", "−": r"$-$", "∞": r"$\infty$", "·": r"\textperiodcentered{}", "†": r"\textdagger{}",
-        "—": "---", "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
-        "[": "{[}", "]": "{]}",   # never an optional argument of the \\ before them
-        **{g: f"$\\{name}$" for g, name in zip("αβγδζηθκλμνξπρτφχψω", (
-            "alpha beta gamma delta zeta eta theta kappa lambda mu nu xi pi rho tau phi chi psi omega").split())}}
-
-
-def tex_escape(text: str) -> str:
-    """Text that LaTeX typesets as written: specials escaped, the Greek and math signs we print spelled out."""
-    return "".join(_TEX.get(ch, ch) for ch in printable(text))
-
-
-def to_latex(mat: Matrix, caption: str = "Robust accuracy of each run under each attack.") -> str:
-    """A booktabs table (needs ``\\usepackage{booktabs}``) with the protocol under it."""
-    head = mat.header()
-    spec = "ll" + "r" * (len(head) - 2)
-    body = [" & ".join(tex_escape(c) for c in row) + r" \\" for row in mat.text_rows()]
-    notes = "".join(f" \\\\\n  {tex_escape(n)}" for n in mat.notes)
-    return "\n".join([
-        r"\begin{table}[t]", r"  \centering", f"  \\caption{{{tex_escape(caption)}}}", f"  \\begin{{tabular}}{{{spec}}}",
-        r"    \toprule", "    " + " & ".join(tex_escape(h) for h in head) + r" \\", r"    \midrule",
-        *("    " + b for b in body), r"    \bottomrule", r"  \end{tabular}",
-        r"  \par\smallskip\footnotesize\raggedright", "  Protocol." + notes, r"\end{table}", ""])
 
 
 # ------------------------------------------------------------------ hyper-parameters

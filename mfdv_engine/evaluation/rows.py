@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
@@ -25,10 +24,10 @@ import torch
 
 from ..attacks import AttackSpec, make_attack, rng_isolated
 from ..data import Split
-from ..defaults import eps_text
 from ..errors import Cancelled, ConfigError
 from ..stochastic import is_stochastic, mc_predict
-from ..validate import BATCH_MAX, COUNT_MAX, MC_MAX, seed_in, sub_seed, whole_in
+from ..validate import sub_seed
+from .row import DETERMINISTIC, Protocol, Row, clamp_message, wilson_ci  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from ..training.distributed import DistContext
@@ -38,96 +37,6 @@ Progress = Callable[[str, float], None]
 GALLERY_SIZE = 16
 #: offset of the attack's seed from the protocol seed + the batch's first index
 ATTACK_STREAM = 104729
-#: the gradient label of a deterministic model's rows: one pass, nothing to average
-DETERMINISTIC = "single pass (deterministic)"
-
-
-def wilson_ci(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion k/n (sound at 0 and n)."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def clamp_message(asked: int, test_size: int) -> str | None:
-    """What a row says when n is more than the test set holds (n is clamped to it); None when it fits."""
-    if asked <= test_size:
-        return None
-    return f"n={asked} was asked for, but the test set has {test_size} examples, so n={test_size}"
-
-
-@dataclass
-class Protocol:
-    n: int = 1000
-    mc_samples: int = 15
-    eot_samples: int = 20
-    reeval: int = 3
-    seed: int = 0
-    batch_size: int = 250
-
-    def validate(self) -> "Protocol":
-        """Counts bounded (n, EOT, re-judgings ≤ 100,000; MC ≤ 10,000; batch ≤ 65,536)
-        and the seed in 0 … 2**63 − 1; its derived seeds go through :func:`sub_seed`."""
-        for k, high in (("n", COUNT_MAX), ("mc_samples", MC_MAX), ("eot_samples", COUNT_MAX),
-                        ("reeval", COUNT_MAX), ("batch_size", BATCH_MAX)):
-            whole_in(k, getattr(self, k), 1, high)
-        seed_in("seed", self.seed)
-        return self
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-@dataclass
-class Row:
-    attack: str
-    norm: str
-    eps: float
-    steps: int | None
-    gradient: str
-    eot_samples: int
-    mc_samples: int
-    n: int
-    seed: int
-    reeval: int
-    clean_acc: float
-    robust_acc: float
-    robust_acc_mean: float
-    ci_low: float
-    ci_high: float
-    time_s: float
-    params: dict[str, Any] = field(default_factory=dict)
-    messages: list[str] = field(default_factory=list)
-    run_id: str = ""
-
-    @property
-    def key(self) -> str:
-        sweep, loss = self.params.get("sweep"), self.params.get("loss", "ce")
-        return (f"{self.attack}|eps={self.eps:.6g}|steps={self.steps}|{self.gradient}" + (f"|sweep={sweep}" if sweep else "")
-                + (f"|loss={loss}" if loss != "ce" else "")  # CE rows keep the keys they always had
-                + (f"|in={self.params['suite']}" if self.params.get("suite") else ""))  # a suite's member
-
-    def protocol_line(self) -> str:
-        steps = f", {self.steps} step{'s' if self.steps != 1 else ''}" if self.steps else ""
-        steps += f", {LOSS_NAMES.get(self.params['loss'], self.params['loss'])} loss" if "loss" in self.params else ""
-        judged = ("prediction: one pass" if self.gradient == DETERMINISTIC else
-                  f"prediction: MC-{self.mc_samples}, success re-judged on {self.reeval} draws")
-        return (f"{self.attack} ({self.norm}, ε={eps_text(self.eps, self.norm)}{steps}), gradients: {self.gradient}, "
-                f"{judged}, n={self.n}, seed={self.seed}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-#: how a row's ``params["loss"]`` reads in its protocol line
-LOSS_NAMES = {"ce": "cross-entropy", "cw": "C&W margin", "dlr": "DLR margin"}
-
-
-
 @dataclass
 class Gallery:
     """Clean / adversarial pairs for the GUI (perturbation = adv − clean)."""
@@ -178,6 +87,8 @@ class Outcome:
     robust: torch.Tensor  # (n,) bool: survived every re-judging draw
     clean_ok: torch.Tensor  # (n,) bool: clean MC prediction correct
     frac: torch.Tensor  # (n,) fraction of re-judging draws that were right
+    #: (n, ...) every example's adversarial (the clean input where it was not attacked), when kept
+    x_adv: torch.Tensor | None = None
 
 
 def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, proto: Protocol, *,
@@ -197,7 +108,8 @@ def evaluate_attack(model: torch.nn.Module, split: Split, spec: AttackSpec, prot
 
 def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, proto: Protocol, *,
                       eot: int, device: torch.device, on_progress: Progress | None = None,
-                      cancel: threading.Event | None = None, dist: "DistContext | None" = None) -> Outcome:
+                      cancel: threading.Event | None = None, dist: "DistContext | None" = None,
+                      keep_adv: bool = False) -> Outcome:
     """:func:`evaluate_attack` with the per-example verdicts (of this rank's examples under ``dist``).
 
     The protocol's seed seeds the attack; data-set dependent defaults (C&W's
@@ -215,6 +127,7 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     t0 = time.perf_counter()
     robust_all, robust_cnt, clean_ok = torch.zeros(m, dtype=torch.bool), torch.zeros(m), torch.zeros(m, dtype=torch.bool)
     g_parts: list[tuple] = []
+    adv_parts: list[torch.Tensor] = []  # every batch's adversarials, when the caller keeps them
     messages: list[str] = [m for m in [clamp_message(proto.n, len(split))] if m]  # never silently fewer
     label = row_gradient(spec, eot, stochastic)
     done = 0
@@ -222,11 +135,13 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         k = min(bs, n - first)
-        x = _to_float(split.x[first:first + k]).to(device)
+        x = to_float(split.x[first:first + k]).to(device)
         y = split.y[first:first + k].to(device)
         part = _attack_batch(model, spec, x, y, eot, mc, reeval, proto.seed, first, messages)
         robust_all[done:done + k], robust_cnt[done:done + k], clean_ok[done:done + k] = part[0], part[1], part[2]
         done += k
+        if keep_adv:
+            adv_parts.append(part[3][1])
         if sum(len(p[0]) for p in g_parts) < GALLERY_SIZE:
             g_parts.append(part[3])
         if on_progress:
@@ -239,7 +154,7 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     if gallery is not None and dist is None:
         gallery.per_example["robust"] = robust_all.to(torch.int8) - (~clean_ok).to(torch.int8)
         gallery.per_example["frac"] = robust_cnt.to(torch.float32)  # with "robust": the Outcome, stored (suite reuse)
-    return Outcome(row, gallery, robust_all, clean_ok, robust_cnt)
+    return Outcome(row, gallery, robust_all, clean_ok, robust_cnt, torch.cat(adv_parts) if adv_parts else None)
 
 
 def _resolved(spec: AttackSpec, proto: Protocol, split: Split) -> AttackSpec:
@@ -320,16 +235,18 @@ def gallery_arrays(g: Gallery) -> dict[str, "np.ndarray"]:
     }
 
 
-def _to_float(x: torch.Tensor) -> torch.Tensor:
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """Images as the attacks take them: float in [0, 1] (uint8 divided by 255)."""
     return x.float().div(255) if x.dtype == torch.uint8 else x.float()
 
 
 def evaluate(model: torch.nn.Module, split: Split, attacks: Iterable[AttackSpec], proto: Protocol, *,
              device: torch.device, on_row: Callable[[Row, Gallery], None] | None = None,
              on_progress: Progress | None = None, cancel: threading.Event | None = None,
-             dist: "DistContext | None" = None) -> list[Row]:
+             dist: "DistContext | None" = None, on_outcome: Callable[[Outcome], None] | None = None) -> list[Row]:
     """Every attack, single-sample and (for stochastic models) EOT; rows in order.
-    ``dist``: shard the examples over the ranks of a ``torchrun`` job (see :func:`evaluate_attack`)."""
+    ``dist``: shard the examples over the ranks of a ``torchrun`` job (see :func:`evaluate_attack`).
+    ``on_outcome`` receives each row's per-example verdicts with every adversarial kept."""
     proto.validate()
     attacks = list(attacks)
     asked = {spec.name for spec in attacks}
@@ -338,11 +255,13 @@ def evaluate(model: torch.nn.Module, split: Split, attacks: Iterable[AttackSpec]
              for eot in gradient_modes(spec, model, proto.eot_samples)]
     rows = []
     for k, (spec, eot) in enumerate(units):
-        row, gallery = evaluate_attack(model, split, spec, proto, eot=eot, device=device,
-                                       on_progress=_unit_progress(on_progress, units, k), cancel=cancel, dist=dist)
-        rows.append(row)
+        out = evaluate_examples(model, split, spec, proto, eot=eot, device=device, cancel=cancel, dist=dist,
+                                on_progress=_unit_progress(on_progress, units, k), keep_adv=on_outcome is not None)
+        rows.append(out.row)
         if on_row:
-            on_row(row, gallery)
+            on_row(out.row, out.gallery)
+        if on_outcome:
+            on_outcome(out)
     return rows
 
 

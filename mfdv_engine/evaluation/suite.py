@@ -116,7 +116,8 @@ Reuse = Callable[[Row], "Outcome | None"]
 
 def run_suite(model: torch.nn.Module, split, suite: SuiteSpec, proto: Protocol, *, device: torch.device,
               on_row: Callable[[Row, Gallery | None], None] | None = None, on_progress: Progress | None = None,
-              cancel: threading.Event | None = None, reuse: Reuse | None = None) -> SuiteResult:
+              cancel: threading.Event | None = None, reuse: Reuse | None = None,
+              on_outcome: Callable[[Outcome], None] | None = None) -> SuiteResult:
     """Every member on the first n examples (each row handed to ``on_row`` as it
     finishes, so an interrupted suite keeps them), then the suite's row. A member
     that ``reuse`` finds stored with this exact protocol is read back, not measured again."""
@@ -137,7 +138,8 @@ def run_suite(model: torch.nn.Module, split, suite: SuiteSpec, proto: Protocol, 
                 outs.append(old)
                 progress(f"{spec.name} (stored)", 1.0)
                 continue
-        out = evaluate_examples(model, split, spec, proto, eot=eot, device=device, on_progress=progress, cancel=cancel)
+        out = evaluate_examples(model, split, spec, proto, eot=eot, device=device, on_progress=progress, cancel=cancel,
+                                keep_adv=on_outcome is not None)
         out.row.params["suite"] = SUITE  # its own key: a member never replaces a stand-alone row
         outs.append(out)
         if on_row:
@@ -145,7 +147,26 @@ def run_suite(model: torch.nn.Module, split, suite: SuiteSpec, proto: Protocol, 
     result = combine(outs, suite)
     if on_row:
         on_row(result.row, _suite_gallery(outs, result.broken_by))
+    if on_outcome:
+        for o in outs:
+            on_outcome(o)
+        on_outcome(worst_outcome(outs, result))
     return result
+
+
+def worst_outcome(outs: list[Outcome], result: SuiteResult) -> Outcome:
+    """The suite as one Outcome: robust where every member held, and per example the adversarial
+    of the member that broke it first (the last member's where it held), when the members kept them."""
+    adv = None
+    if all(o.x_adv is not None for o in outs):
+        pick = torch.from_numpy(result.broken_by).long()
+        pick[pick < 0] = len(outs) - 1
+        stack = torch.stack([o.x_adv for o in outs])
+        adv = stack[pick, torch.arange(len(pick))]
+    robust = torch.stack([o.robust for o in outs]).all(0)
+    clean = torch.stack([o.clean_ok for o in outs]).all(0)
+    frac = torch.stack([o.frac for o in outs]).amin(0)
+    return Outcome(result.row, None, robust, clean, frac, adv)
 
 
 def combine(outs: list[Outcome], suite: SuiteSpec) -> SuiteResult:
@@ -233,7 +254,7 @@ def parse_attacks(text: str, *, eps: float | None, params=(), eot: int | None = 
 
 def evaluate_request(model: torch.nn.Module, split, specs: list[AttackSpec], suite_over: dict[str, Any] | None,
                      proto: Protocol, *, eps: float, device: torch.device, on_row=None, on_progress=None,
-                     cancel=None, dist=None, reuse: Reuse | None = None) -> None:
+                     cancel=None, dist=None, reuse: Reuse | None = None, on_outcome=None) -> None:
     """The attacks' rows (single-sample and EOT where the model is stochastic), then
     the adaptive suite at ``eps`` with the protocol's EOT samples when asked for."""
     from .rows import evaluate
@@ -248,7 +269,7 @@ def evaluate_request(model: torch.nn.Module, split, specs: list[AttackSpec], sui
                 pass
     if specs:
         evaluate(model, split, specs, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
-                 dist=dist)
+                 dist=dist, on_outcome=on_outcome)
     if suite is not None:
         run_suite(model, split, suite, proto, device=device, on_row=on_row, on_progress=on_progress, cancel=cancel,
-                  reuse=reuse)
+                  reuse=reuse, on_outcome=on_outcome)

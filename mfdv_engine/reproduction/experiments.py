@@ -8,6 +8,7 @@ key, protocol and attack parameters is stored. New rows are stored through
 """
 from __future__ import annotations
 
+import contextvars
 import datetime
 import json
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from ..measure import store_row
 from ..config import RunConfig, load_preset
-from ..errors import ConfigError
+from ..errors import Cancelled, ConfigError
 from ..evaluation import Protocol, Row, evaluate_attack, row_gradient, wilson_ci
 from ..resources import resources_dir
 from ..training.runs import train_run
@@ -24,6 +25,14 @@ from ..stochastic import is_stochastic
 from ..store import Project
 
 Log = Callable[[str], None]
+#: the caller's cancel token for the reproduction running in this context (a threading.Event or None)
+CANCEL: contextvars.ContextVar = contextvars.ContextVar("reproduce_cancel", default=None)
+
+
+def stopped() -> BaseException:
+    """What a run stopped short raises: Cancelled when the caller's token asked, else Ctrl-C's KeyboardInterrupt."""
+    token = CANCEL.get()
+    return Cancelled() if token is not None and token.is_set() else KeyboardInterrupt()
 
 
 def experiments_dir() -> Path:
@@ -94,14 +103,15 @@ def ensure_run(project_path: Path, cfg: RunConfig, *, data_root, device, log: Lo
                 return info.run_id
             if info.status == "interrupted":
                 log(f"resuming run {info.run_id} ({cfg.name}) from epoch {info.epochs_done}")
-                s = train_run(project_path, resume=info.run_id, data_root=data_root, device=device)
+                s = train_run(project_path, resume=info.run_id, data_root=data_root, device=device,
+                              cancel_event=CANCEL.get())
                 if s.status == "interrupted":
-                    raise KeyboardInterrupt
+                    raise stopped()
                 return s.run_id
     log(f"training {cfg.name}")
-    s = train_run(project_path, cfg, data_root=data_root, device=device)
-    if s.status == "interrupted":  # Ctrl-C: the run is kept, resumable; the same command continues it
-        raise KeyboardInterrupt
+    s = train_run(project_path, cfg, data_root=data_root, device=device, cancel_event=CANCEL.get())
+    if s.status == "interrupted":  # Ctrl-C or cancel: the run is kept, resumable; the same command continues it
+        raise stopped()
     if s.status != "finished":
         raise ConfigError(f"run {s.run_id} ({cfg.name}) did not finish: {s.message}")
     return s.run_id
@@ -143,7 +153,7 @@ def reuse_or_attack(project_path, run_id, model, ds, spec, proto, eot, dev, log)
     old = stored_row(project, run_id, probe.key, proto, stochastic, probe.params)
     if old is not None:
         return old
-    row, gallery = evaluate_attack(model, ds.test, spec, proto, eot=eot, device=dev)
+    row, gallery = evaluate_attack(model, ds.test, spec, proto, eot=eot, device=dev, cancel=CANCEL.get())
     with project.writing():
         store_row(project, run_id, row, gallery)
     log(f"  {row.robust_acc:6.1%} [{row.ci_low:.1%}, {row.ci_high:.1%}]  {row.protocol_line()}")

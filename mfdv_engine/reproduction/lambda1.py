@@ -21,7 +21,7 @@ from ..config import load_preset
 from ..devices import describe_device
 from ..errors import ConfigError, TrainingDiverged
 from ..evaluation import Protocol, Row
-from .experiments import cell_str, ensure_run, report_header, reuse_or_attack, same_config, stored_protocol
+from .experiments import CANCEL, cell_str, ensure_run, report_header, reuse_or_attack, same_config, stored_protocol
 from ..loading import load_run
 from ..outputs import marked, write_output
 from ..measure import store_row, stored_outcomes
@@ -144,7 +144,8 @@ def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps:
         with project.writing():
             store_row(project, run_id, row, gallery)
 
-    res = run_suite(model, ds.test, suite, sproto, device=dev, on_row=store, reuse=stored_outcomes(project, run_id))
+    res = run_suite(model, ds.test, suite, sproto, device=dev, on_row=store, reuse=stored_outcomes(project, run_id),
+                    cancel=CANCEL.get())
     log(f"  {res.row.robust_acc:6.1%} [{res.row.ci_low:.1%}, {res.row.ci_high:.1%}]  {res.row.protocol_line()}")
     return res.row
 

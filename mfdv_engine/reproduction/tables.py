@@ -34,7 +34,7 @@ from ..errors import ConfigError
 from ..evaluation import Protocol, Row
 from ..loading import load_run
 from ..outputs import check_output, marked, write_output
-from .experiments import Experiment, Log, cell_str, ensure_run, pct, report_header, reuse_or_attack
+from .experiments import CANCEL, Experiment, Log, cell_str, ensure_run, pct, report_header, reuse_or_attack
 from ..stochastic import is_stochastic
 from ..store import Project
 from ..devices import describe_device, resolve_device
@@ -59,11 +59,19 @@ class Cell:
 
 def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None, device: str = "auto",
               report: str | Path | None = None, log: Log = print, argv: str = "",
-              lambdas: list[float] | None = None, overwrite: bool = False) -> str:
+              lambdas: list[float] | None = None, overwrite: bool = False, cancel=None) -> str:
     """``lambdas`` replaces the λ1 list of a ``lambda1`` study (refused for other experiments).
     ``report`` (and a λ1 study's SVG beside it) is checked against the output rule before anything
     runs (:mod:`mfdv_engine.outputs`): an earlier report of ours is replaced, anything else only with
     ``overwrite``, a project or its lock never."""
+    token = CANCEL.set(cancel)
+    try:
+        return _reproduce(name, scale, project_path, data_root, device, report, log, argv, lambdas, overwrite)
+    finally:
+        CANCEL.reset(token)
+
+
+def _reproduce(name, scale, project_path, data_root, device, report, log, argv, lambdas, overwrite) -> str:
     exp = Experiment.load(name)
     outputs = report_outputs(report, exp.kind == "lambda1")
     for path, what, ours in outputs:
@@ -197,7 +205,7 @@ def _checklist(project_path, run_id, cfg, sc, proto, data_root, dev):
         return []
     small = Protocol(n=min(proto.n, 200), mc_samples=proto.mc_samples, eot_samples=proto.eot_samples,
                      reeval=proto.reeval, seed=proto.seed)
-    return checklist(project_path, run_id, eps=_eps_for(sc, cfg, {}) or 8 / 255, protocol=small,
+    return checklist(project_path, run_id, eps=_eps_for(sc, cfg, {}) or 8 / 255, protocol=small, cancel=CANCEL.get(),
                      data_root=data_root, device=dev)
 
 

@@ -4,7 +4,6 @@ Sweep rows (``params.sweep``) are points of a curve: dozens per sweep would floo
 they go to the sweep plots and their own table under them ("Sweep rows"), never to the main table."""
 from __future__ import annotations
 
-import csv
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont
@@ -195,18 +194,17 @@ def table_contents(view_model) -> tuple[list[str], list[list[str]]]:
     return header, cells
 
 
+def shown_rows(view_model) -> list[dict]:
+    """The stored row dicts behind the (filtered, sorted) view, in its order."""
+    src = view_model.sourceModel()
+    return [src.row_dict(view_model.mapToSource(view_model.index(r, 0)).row()) for r in range(view_model.rowCount())]
+
+
 def write_table_csv(view_model, path: str) -> int:
-    """The view's table as CSV; the file dialog asked before replacing, the engine's output rule
-    still refuses a project, its lock or a read-only file (one sentence, MfdvError)."""
-    header, cells = table_contents(view_model)
-
-    def write(f) -> None:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(cells)
-
-    mfdv.write_output(path, write, what="the table", overwrite=True, example="robustness.csv")
-    return len(cells)
+    """The rows the view shows, in its order, as the engine's tidy CSV (numbers and protocol columns,
+    formula-safe): the same columns as `mfdv export --csv`. The file dialog asked before replacing;
+    the engine's output rule still refuses a project, its lock or a read-only file (MfdvError)."""
+    return mfdv.export_rows(shown_rows(view_model), path, overwrite=True)
 
 
 class RobustnessView(QWidget):

@@ -9,7 +9,8 @@ from PySide6.QtTest import QAbstractItemModelTester
 
 from planting import COMPARE_NAMES, compare_rows, plant_compare_project
 
-from mfdv_engine.evaluation.matrix import WORST, WORST_COL, to_latex, to_markdown
+from mfdv_engine.evaluation.matrix import WORST, WORST_COL
+from mfdv_engine.evaluation.matrix_export import to_latex, to_markdown
 from mfdv_engine.safetext import printable
 from mfdv_studio import reads
 from mfdv_studio.views.compare import CompareView, header_label
@@ -56,11 +57,13 @@ def test_matrix_shows_each_runs_numbers(view):
 def test_csv_export_equals_the_view(view, tmp_path):
     out = tmp_path / "m.csv"
     view.export(out, "csv")
-    text = out.read_text(encoding="utf-8")
-    table, notes = text.split("\n# ", 1)
+    lines = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     header, cells = view.contents()
-    assert list(csv.reader(io.StringIO(table))) == [header] + cells
-    assert "pgd10 · EOT: pgd10" in notes and "seed=0" in notes
+    names = [c[0] for c in cells]
+    for ln in lines:  # each tidy line's number is what the view shows in that cell
+        shown = cells[names.index(ln["run_name"].lstrip("'"))][header.index(ln["column"])]
+        assert shown.startswith(f"{float(ln['robust_acc']):.1%}"), (ln, shown)
+    assert {ln["seed"] for ln in lines} == {"0"} and all(ln["ci_low"] <= ln["ci_high"] for ln in lines)
     view.export(tmp_path / "m.md", "md")
     view.export(tmp_path / "m.tex", "tex")
     assert (tmp_path / "m.md").read_text(encoding="utf-8") == to_markdown(view.model.matrix)

@@ -9,7 +9,6 @@ from test_trash import add_run
 from mfdv_engine.store import Project
 from mfdv_studio.main_window import MainWindow
 
-from .conftest import wait_results
 
 
 def _sha(p):

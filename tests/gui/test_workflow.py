@@ -88,11 +88,13 @@ def test_train_attack_gallery_csv(qtbot, window, tmp_path):
     out = tmp_path / "shown.csv"
     n = window.robustness.export_csv(str(out))
     with open(out, newline="", encoding="utf-8") as f:
-        data = list(csv.reader(f))
+        data = list(csv.DictReader(f))
     h, cells = table_contents(window.robustness.proxy)
-    assert n == 2 and data[0] == h and data[1:] == cells
-    assert all(c[1] == "pgd10" for c in cells)
-    assert cells[0][4] == "EOT-4"
+    assert n == 2 and len(data) == len(cells)  # the rows shown, in the view's order, as numbers
+    assert all(c[1] == "pgd10" for c in cells) and [d["attack"] for d in data] == ["pgd10", "pgd10"]
+    assert cells[0][4] == "EOT-4" and data[0]["gradient"] == "EOT-4"
+    for d, c in zip(data, cells):
+        assert c[9] == f"{float(d['robust_acc']):.2%}" and float(d["ci_low"]) <= float(d["ci_high"])
 
     # an EOT sweep of the selected run: its points reach the EOT plot (margin loss by default), and the
     # refresh after the job keeps the run selected
