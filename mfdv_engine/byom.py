@@ -154,6 +154,8 @@ def import_model(project_path: str | Path, model_file: str, weights: str | Path,
     model = prepare(net.to(dev), to_float(ds.test.x[:PROBE]).to(dev), ds.num_classes, stochastic, label)
     cfg = _import_config(path, entry, source, weights, dataset, name, model)
     final = _import_final(model, ds, mc_samples, dev, label, Path(weights).name)
+    if data_root is not None:  # attacks on the run find its data without --data-root
+        final["data_root"] = str(Path(data_root).expanduser().resolve())
     trust(str(path), sha256_bytes(source), entry)
     return _store_import(project_path, cfg, state, final)
 

@@ -24,12 +24,21 @@ def checked_run(project, run_id: str) -> RunConfig:
     return RunConfig.from_dict(info.config)
 
 
+def remembered_root(final: dict) -> str | None:
+    """The data folder a run was trained (or imported) with, when it still exists; else None (the default)."""
+    from pathlib import Path
+
+    root = final.get("data_root")
+    return root if isinstance(root, str) and root and Path(root).is_dir() else None
+
+
 def load_run(project, run_id: str, *, data_root=None, device: torch.device, limit_test: int | None = None):
     """Rebuild a run's model from its config and last checkpoint (eval mode) with its test data."""
     from .data import load_dataset
     from .defenses import get_defense
 
     cfg = checked_run(project, run_id)
+    data_root = data_root if data_root is not None else remembered_root(project.run(run_id).final)
     ds = load_dataset(cfg.data.name, data_root, limit_test=limit_test, splits=("test",))
     if cfg.model.name == "imported" or cfg.model.source is not None:  # only from a model file this machine trusts
         from .byom import imported_model

@@ -9,13 +9,14 @@ so runs code: it is executed only from the bytes whose hash the caller checked
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import pickle
 import sys
 import types
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -123,6 +124,18 @@ def _state_dict_of(obj: Any, name: str) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous() for k, v in obj.items()}
 
 
+@contextlib.contextmanager
+def beside(path: Path) -> Iterator[None]:
+    """The model file's folder first on ``sys.path`` for the block, so its sibling modules import."""
+    folder = str(path.parent)
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
+
+
 def exec_source(source: bytes, path: Path) -> types.ModuleType:
     """Run the model file's (already checked) bytes as a fresh module."""
     name = f"mfdv_user_model_{uuid.uuid4().hex[:12]}"
@@ -130,7 +143,8 @@ def exec_source(source: bytes, path: Path) -> types.ModuleType:
     module.__file__ = str(path)
     sys.modules[name] = module  # dataclasses and typing look their module up while it runs
     try:
-        exec(compile(source, str(path), "exec"), module.__dict__)
+        with beside(path):  # `import mynet` next to my_net.py works, as it does when the user runs it
+            exec(compile(source, str(path), "exec"), module.__dict__)
     except Exception as e:
         sys.modules.pop(name, None)
         raise ConfigError(f"the model file {path.name} failed to run ({type(e).__name__}: {str(e)[:160]})") from None
@@ -144,7 +158,8 @@ def build_net(module: types.ModuleType, entry: str, path: Path, *, num_classes: 
         raise ConfigError(f"the model file {path.name} has no function {entry!r}; write FILE.py:FUNCTION")
     kwargs = _known_kwargs(fn, {"num_classes": num_classes, "in_channels": in_channels})
     try:
-        net = fn(**kwargs)
+        with beside(path):
+            net = fn(**kwargs)
     except Exception as e:
         raise ConfigError(f"{path.name}:{entry}() failed ({type(e).__name__}: {str(e)[:160]})") from None
     if not isinstance(net, nn.Module):

@@ -301,3 +301,32 @@ def test_resuming_an_imported_run_says_it_was_imported(trained, tmp_path, data_r
     line = one_sentence(capsys, "train", "--project", p, "--resume", run_id, "--data-root", data_root)
     assert "was imported" in line and "nothing to resume" in line and "unknown model" not in line, line
     assert p.read_bytes() == before
+
+
+def test_a_model_file_may_import_its_sibling_module(trained, tmp_path, data_root, capsys):
+    """Issue 20: `import mynet` beside the model file failed with No module named 'mynet'."""
+    folder, _ = trained
+    (tmp_path / "mynet_parts.py").write_text(NET)
+    (tmp_path / "entry.py").write_text("import mynet_parts\n\n\ndef build(num_classes=10):\n"
+                                       "    return mynet_parts.build(num_classes)\n")
+    (tmp_path / "w.pt").write_bytes((folder / "w.pt").read_bytes())
+    code, out, err = run(capsys, "import", "--project", tmp_path / "p.mfdv.h5", "--model-file",
+                         f"{tmp_path / 'entry.py'}:build", "--weights", tmp_path / "w.pt", "--data-root", data_root,
+                         "--limit", 64, "--device", "cpu")
+    assert code == 0, err
+
+
+def test_an_imported_run_remembers_its_data_folder(trained, tmp_path, data_root, capsys, monkeypatch):
+    """Issue 20: --data-root had to be repeated on every attack of an imported run."""
+    folder, _ = trained
+    p = tmp_path / "p.mfdv.h5"
+    rid = _import(capsys, p, folder, data_root)
+    empty = tmp_path / "no-data-here"
+    empty.mkdir()
+    monkeypatch.setenv("MFDV_DATA_DIR", str(empty))   # the default folder holds nothing
+    code, out, err = run(capsys, "attack", "--project", p, "--run", rid, "--attacks", "fgsm", "--limit", 8,
+                         "--device", "cpu")
+    assert code == 0, err
+    import mfdv_engine as mfdv
+
+    assert mfdv.runs(p)[0].final["data_root"] == str(data_root.resolve())

@@ -120,6 +120,8 @@ def _train_run(project_path, config, *, resume, data_root, device, on_event, can
 
             def on_epoch_end(tr: Trainer, res: EpochResult) -> None:
                 final = _final(tr, res)
+                if data_root is not None:  # later commands on this run find its data without --data-root
+                    final["data_root"] = str(Path(data_root).expanduser().resolve())
                 if dist is not None:
                     final["processes"] = dist.world_size
                     final["device"] += f" x {dist.world_size} processes ({dist.backend})"
