@@ -159,16 +159,11 @@ class AdvBnnDefense(Defense):
     Params = AdvBnnParams
     divergence_hint = "kl_weight or the learning rate is probably too large; lower them"
 
-    def normalise_placement(self, placement: str) -> str:
-        return "none"
+    placement, noise_in_trunk = "none", True
 
-    def build_model(self, model_cfg: Any, dataset: Any, params: AdvBnnParams | None = None) -> nn.Module:
-        p = params if params is not None else self.Params()
-        model = super().build_model(model_cfg, dataset)
+    def add_noise(self, model: nn.Module, dataset: Any, p: AdvBnnParams) -> None:
         bayesify(model, init_log_sigma=p.init_log_sigma, prior_sigma=p.prior_sigma)
         model.n_train = max(len(dataset.train), 1)
-        model.noise_in_trunk = True
-        return model
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: AdvBnnParams):
         ce, logits = adversarial_ce(model, x, y, params)

@@ -28,6 +28,13 @@ class Defense:
     Params: ClassVar[type] = NoParams
     #: what most likely went wrong when training diverges under this defense
     divergence_hint: ClassVar[str] = "the learning rate is probably too high for this model"
+    #: where its noise goes, whatever model.stochastic says: "as-given", "none" (the plain backbone:
+    #: the defense puts its own noise elsewhere) or "linear1-at-least" (it replaces the MFDV layers)
+    placement: ClassVar[str] = "as-given"
+    #: it injects noise at convolutions, so a backbone without any is refused
+    needs_conv: ClassVar[bool] = False
+    #: its noise lives in the trunk, so Monte-Carlo prediction and EOT run full passes
+    noise_in_trunk: ClassVar[bool] = False
 
     def parse_params(self, raw: dict[str, Any]) -> Any:
         known = {f.name for f in fields(self.Params)}
@@ -55,17 +62,26 @@ class Defense:
         return out
 
     def normalise_placement(self, placement: str) -> str:
-        """The stochastic placement this defense actually trains with."""
+        """The stochastic placement this defense actually trains with (see :attr:`placement`)."""
+        if self.placement == "none":
+            return "none"
+        if self.placement == "linear1-at-least":
+            return "linear1" if placement in ("", "none", "plain") else placement
         return placement
 
     def check_model(self, model_cfg: Any) -> None:
         """Raise ConfigError where this defense makes no sense on this backbone."""
+        if self.needs_conv:
+            from ._common import require_conv
+
+            require_conv(self.name, model_cfg.name)
 
     def build_model(self, model_cfg: Any, dataset: Any, params: Any = None) -> nn.Module:
-        """The model this defense trains; ``params`` (parsed) where its structure depends on them."""
+        """The backbone in the defense's placement, then :meth:`add_noise` with the parsed ``params``
+        (defaults where None), marked ``noise_in_trunk`` where the defense says so."""
         from ..models import create_model
 
-        return create_model(
+        model = create_model(
             model_cfg.name,
             num_classes=dataset.num_classes,
             in_channels=dataset.in_channels,
@@ -74,6 +90,13 @@ class Defense:
             mean=dataset.mean,
             std=dataset.std,
         )
+        self.add_noise(model, dataset, params if params is not None else self.Params())
+        if self.noise_in_trunk:
+            model.noise_in_trunk = True
+        return model
+
+    def add_noise(self, model: nn.Module, dataset: Any, params: Any) -> None:
+        """Where a defense changes the backbone (noise modules, Bayesian layers); none by default."""
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Total loss and its parts (tensors, not synced to the host)."""

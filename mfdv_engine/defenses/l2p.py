@@ -113,21 +113,13 @@ class L2pDefense(Defense):
     Params = L2pParams
     divergence_hint = "τ (defense.tau) or the learning rate is probably too large: the noise maps grew without bound"
 
-    def normalise_placement(self, placement: str) -> str:
-        return "none"
+    placement, needs_conv, noise_in_trunk = "none", True, True
 
-    def check_model(self, model_cfg: Any) -> None:
-        require_conv(self.name, model_cfg.name)
-
-    def build_model(self, model_cfg: Any, dataset: Any, params: L2pParams | None = None) -> nn.Module:
-        p = params if params is not None else self.Params()
-        model = super().build_model(model_cfg, dataset)
+    def add_noise(self, model: nn.Module, dataset: Any, p: L2pParams) -> None:
         add_l2p(model, dataset, p.init_theta)
         model.register_buffer("l2p_seen", torch.zeros((), dtype=torch.long))
         model.register_buffer("l2p_step", torch.zeros((), dtype=torch.long))
         model.l2p_n_train = max(len(dataset.train), 1)
-        model.noise_in_trunk = True
-        return model
 
     @staticmethod
     def epoch_of(model: nn.Module) -> int:

@@ -110,18 +110,10 @@ class PniDefense(Defense):
     Params = PniParams
     divergence_hint = "the learning rate is probably too high for adversarial training; try lowering it"
 
-    def normalise_placement(self, placement: str) -> str:
-        return "none"
+    placement, needs_conv, noise_in_trunk = "none", True, True
 
-    def check_model(self, model_cfg: Any) -> None:
-        require_conv(self.name, model_cfg.name)
-
-    def build_model(self, model_cfg: Any, dataset: Any, params: PniParams | None = None) -> nn.Module:
-        p = params if params is not None else self.Params()
-        model = super().build_model(model_cfg, dataset)
+    def add_noise(self, model: nn.Module, dataset: Any, p: PniParams) -> None:
         add_pni(model, dataset, target=p.target, mode=p.mode, init_alpha=p.init_alpha)
-        model.noise_in_trunk = True
-        return model
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: PniParams):
         ce, logits = adversarial_ce(model, x, y, params)

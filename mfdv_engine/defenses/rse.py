@@ -65,18 +65,10 @@ class RseDefense(Defense):
     description = "Random Self-Ensemble: fixed Gaussian noise before every conv, on at test time, MC-averaged."
     Params = RseParams
 
-    def normalise_placement(self, placement: str) -> str:
-        return "none"
+    placement, needs_conv, noise_in_trunk = "none", True, True
 
-    def check_model(self, model_cfg: Any) -> None:
-        require_conv(self.name, model_cfg.name)
-
-    def build_model(self, model_cfg: Any, dataset: Any, params: RseParams | None = None) -> nn.Module:
-        p = params if params is not None else self.Params()
-        model = super().build_model(model_cfg, dataset)
+    def add_noise(self, model: nn.Module, dataset: Any, p: RseParams) -> None:
         add_rse(model, p.sigma_init, p.sigma_inner)
-        model.noise_in_trunk = True
-        return model
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: RseParams):
         logits = model(x)

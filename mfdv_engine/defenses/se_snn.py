@@ -92,17 +92,13 @@ class SeSnnDefense(Defense):
     Params = SeSnnParams
     divergence_hint = "λ (defense.lam) is probably too large: σ(h) grew without bound; lower it"
 
-    def normalise_placement(self, placement: str) -> str:
-        return placement_with_noise(placement)
+    placement = "linear1-at-least"
 
-    def build_model(self, model_cfg: Any, dataset: Any, params: SeSnnParams | None = None) -> nn.Module:
-        p = params if params is not None else self.Params()
-        model = super().build_model(model_cfg, dataset)
+    def add_noise(self, model: nn.Module, dataset: Any, p: SeSnnParams) -> None:
         done = replace_modules(model.head, lambda n, m: isinstance(m, StochasticLayer),
                                lambda n, m: InputDependentNoise(m.dim, p.init_sigma))
         if not done:
             raise ConfigError("defense 'se-snn' found no stochastic layer to replace; set model.stochastic=linear1")
-        return model
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: SeSnnParams):
         logits = model(x)

@@ -108,15 +108,11 @@ class WcaDefense(Defense):
     Params = WcaParams
     divergence_hint = "λ (defense.lam) is probably too large: the noise covariance grew without bound; lower it"
 
-    def normalise_placement(self, placement: str) -> str:
-        return placement_with_noise(placement)
+    placement = "linear1-at-least"
 
-    def build_model(self, model_cfg: Any, dataset: Any, params: WcaParams | None = None) -> nn.Module:
-        p = params if params is not None else self.Params()
-        model = super().build_model(model_cfg, dataset)
+    def add_noise(self, model: nn.Module, dataset: Any, p: WcaParams) -> None:
         if not add_wca(model, p.init_scale):
             raise ConfigError("defense 'wca' found no stochastic layer to replace; set model.stochastic=linear1")
-        return model
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: WcaParams):
         logits = model(x)
