@@ -29,7 +29,7 @@ from .config import RunConfig
 from .data.image_cache import decoding_events
 from .evaluation.row import Row
 from .events import EventSink, Progress, TrainingEvent, ignore
-from .measure import ProjectLike, Rows, _project, default_eps, plan_attack, store_row, stored_boundaries, stored_checklist
+from .measure import ProjectLike, Rows, as_project, default_eps, plan_attack, store_row, stored_boundaries, stored_checklist
 from .outputs import check_output, write_output
 from .results import Examples, Result
 from .store import Project, RunInfo
@@ -55,7 +55,7 @@ def runs(project: ProjectLike, *, tags: list[str] | str | None = None) -> list[R
     """Every run, oldest first (only those carrying every tag of ``tags``); damaged ones listed as
     ``damaged`` with the reason."""
     want = set([tags] if isinstance(tags, str) else tags or [])
-    return [i for i in _project(project).runs() if want <= set(i.tags)]
+    return [i for i in as_project(project).runs() if want <= set(i.tags)]
 
 
 @dataclass
@@ -68,7 +68,7 @@ class RunDetails:
 @python_api
 def show(project: ProjectLike, run_id: str) -> RunDetails:
     """A run's record, its robustness rows and its other stored results."""
-    proj = _project(project)
+    proj = as_project(project)
     info = proj.run(run_id)
     results = {name: proj.result(run_id, name, arrays=False)[0] for name in proj.result_names(run_id)}
     return RunDetails(info, [Row.from_stored(dict(d, run_id=run_id)) for d in proj.eval_rows(run_id)], results)
@@ -105,7 +105,7 @@ def export_csv(project: ProjectLike, path: str | os.PathLike, run_id: str | None
     onto a project or its lock; an existing file that is not such a CSV only with ``overwrite``."""
     from .export import export_csv as _export
 
-    return _export(_project(project), path, run_id=run_id, overwrite=overwrite)
+    return _export(as_project(project), path, run_id=run_id, overwrite=overwrite)
 
 
 @python_api
@@ -125,7 +125,7 @@ def export_curves(project: ProjectLike, run_ids: list[str] | None, path: str | o
     ``-`` is stdout. Returns the number of lines written. Same output rule as :func:`export_csv`."""
     from .export import export_curves as _export
 
-    return _export(_project(project), run_ids, path, overwrite=overwrite)
+    return _export(as_project(project), run_ids, path, overwrite=overwrite)
 
 
 @python_api
@@ -133,7 +133,7 @@ def annotate(project: ProjectLike, run_id: str, *, notes: str | None = None,
              tags: list[str] | str | None = None) -> RunInfo:
     """Give a run notes (free text) and tags (short words to group and filter runs by, a list or
     ``"a,b"``); None keeps what it has. Refused while the project is being written (a run training)."""
-    proj = _project(project)
+    proj = as_project(project)
     with proj.writing():
         return proj.annotate(run_id, notes=notes, tags=tags)
 
@@ -141,7 +141,7 @@ def annotate(project: ProjectLike, run_id: str, *, notes: str | None = None,
 @python_api
 def delete_run(project: ProjectLike, run_id: str) -> None:
     """Move a run to the project's trash (:func:`restore_run` brings it back); a run training now is refused."""
-    proj = _project(project)
+    proj = as_project(project)
     with proj.writing():
         proj.trash_run(run_id)
 
@@ -149,7 +149,7 @@ def delete_run(project: ProjectLike, run_id: str) -> None:
 @python_api
 def restore_run(project: ProjectLike, run_id: str) -> None:
     """Bring a deleted run back from the trash; refused if a run with its id exists again."""
-    proj = _project(project)
+    proj = as_project(project)
     with proj.writing():
         proj.restore_run(run_id)
 
@@ -157,13 +157,13 @@ def restore_run(project: ProjectLike, run_id: str) -> None:
 @python_api
 def trashed_runs(project: ProjectLike) -> list[TrashedRun]:
     """The deleted runs still in the trash, with when each was deleted."""
-    return _project(project).trashed_runs()
+    return as_project(project).trashed_runs()
 
 
 @python_api
 def empty_trash(project: ProjectLike) -> list[str]:
     """Remove the trashed runs for good (the file keeps its size; see ``Project.empty_trash``); their ids."""
-    proj = _project(project)
+    proj = as_project(project)
     with proj.writing():
         return proj.empty_trash()
 
@@ -206,7 +206,7 @@ def matrix(project: ProjectLike, run_ids: list[str] | None = None, *, path: str 
     from .evaluation.matrix import build_matrix
     from .evaluation.matrix_export import FORMATS, MatrixTable, write_matrix
 
-    proj = _project(project)
+    proj = as_project(project)
     infos = [i for i in proj.runs() if run_ids is None or i.run_id in run_ids]
     rows = [dict(r, run_id=i.run_id) for i in infos for r in proj.eval_rows(i.run_id)]
     mat = build_matrix(infos, rows)

@@ -200,7 +200,7 @@ def _import_final(model: ForeignModel, ds: Dataset, mc: int, dev: torch.device, 
 
 def _store_import(project_path: Path, cfg, state: dict[str, torch.Tensor], final: dict[str, Any]) -> str:
     """A finished run holding the weights as its checkpoint (datasets, no pickle)."""
-    from .training.runs import _close
+    from .training.runs import close_run
     from .store import Project
 
     project = Project.at(project_path)
@@ -213,6 +213,6 @@ def _store_import(project_path: Path, cfg, state: dict[str, torch.Tensor], final
                                checkpoint={"model": state, "epoch": 0}, epochs_done=1, final=final)
             project.merge_live(run_id, "finished", "")
         except BaseException as e:
-            _close(project, run_id, "failed", f"import stopped: {type(e).__name__}: {e}")
+            close_run(project, run_id, "failed", f"import stopped: {type(e).__name__}: {e}")
             raise
     return run_id

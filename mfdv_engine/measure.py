@@ -39,13 +39,13 @@ ProjectLike = Project | str | os.PathLike
 Rows = Result
 
 
-def _project(p: ProjectLike) -> Project:
+def as_project(p: ProjectLike) -> Project:
     return p if isinstance(p, Project) else Project.open(p)
 
 
 def default_eps(project: ProjectLike, run_id: str) -> float:
     """The data set's default ε for a run (one rule: :mod:`mfdv_engine.defaults`)."""
-    return default_eps_for(checked_run(_project(project), run_id).data.name)
+    return default_eps_for(checked_run(as_project(project), run_id).data.name)
 
 
 def plan_attack(project: ProjectLike, run_id: str, attacks: str, *, eps: float | None = None,
@@ -70,7 +70,7 @@ def attack(project: ProjectLike, run_id: str, attacks: str = "pgd10", *, eps: fl
     def job(model, ds, dev, on_row, on_progress, cancel_, out):
         return evaluate_request(model, ds.test, specs, suite_over, proto, eps=e, device=dev, on_row=on_row,
                                 on_progress=on_progress, cancel=cancel_, dist=dist,
-                                reuse=stored_outcomes(_project(project), run_id),
+                                reuse=stored_outcomes(as_project(project), run_id),
                                 on_outcome=out.add if keep_examples else None)
 
     return _evaluate(project, run_id, job, proto, data_root, device, on_event, cancel,
@@ -96,7 +96,7 @@ def sweep(project: ProjectLike, run_id: str, kind: str, *, values=None, eps: flo
 def _evaluate(project: ProjectLike, run_id: str, job, proto: Protocol, data_root, device, on_event: EventSink,
               cancel: threading.Event | None, *, main: bool = True) -> Result:
     """Lock (when this process stores), load the run, run ``job`` storing rows as they come."""
-    proj = _project(project)
+    proj = as_project(project)
     cancel = cancel or threading.Event()
     out = Result(run_id=run_id)
     with proj.writing() if main else contextlib.nullcontext():
@@ -146,7 +146,7 @@ def checklist(project: ProjectLike, run_id: str, *, eps: float | None = None, pr
     at the next batch: the rows measured so far are kept, no checklist is stored, and [] comes back."""
     proto = (protocol or Protocol()).validate()
     e = eps if eps is not None else default_eps(project, run_id)
-    proj = _project(project)
+    proj = as_project(project)
     with proj.writing():
         dev = _device(device)
         with decoding_events(on_event):
@@ -168,7 +168,7 @@ def boundaries(project: ProjectLike, run_id: str, *, n_points: int = 300, data_r
                cancel: threading.Event | None = None) -> dict[str, Any]:
     """Decision-boundary data (probability grids for 2-D data; an input slice and feature
     PCA for images), stored as the run's ``boundaries`` result."""
-    proj = _project(project)
+    proj = as_project(project)
     with proj.writing():
         dev = _device(device)
         with decoding_events(on_event):
@@ -183,10 +183,10 @@ def boundaries(project: ProjectLike, run_id: str, *, n_points: int = 300, data_r
 
 def stored_boundaries(project: ProjectLike, run_id: str) -> dict[str, Any]:
     """The decision-boundary data a previous :func:`boundaries` stored."""
-    meta, arrays = _project(project).result(run_id, "boundaries")
+    meta, arrays = as_project(project).result(run_id, "boundaries")
     return dict(meta, **arrays, run_id=run_id)
 
 
 def stored_checklist(project: ProjectLike, run_id: str) -> dict[str, Any]:
     """The checklist a previous :func:`checklist` stored: ``eps``, ``protocol`` and ``items``."""
-    return _project(project).result(run_id, "checklist")[0]
+    return as_project(project).result(run_id, "checklist")[0]

@@ -48,10 +48,10 @@ class Examples:
 class Result:
     """Rows in the order they were measured, with :class:`Examples` by row key where kept."""
 
+    run_id: str = ""   # (first, as in the Rows(run_id, rows, cancelled) this type replaces)
     rows: list[Row] = field(default_factory=list)
-    examples: dict[str, Examples] = field(default_factory=dict)
-    run_id: str = ""
     cancelled: bool = False
+    examples: dict[str, Examples] = field(default_factory=dict)
 
     # -- a sequence of rows -------------------------------------------------
     def __iter__(self) -> Iterator[Row]:

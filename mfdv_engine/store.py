@@ -40,7 +40,7 @@ from . import fsio
 from .errors import ProjectError
 from .h5guard import attr_int, attr_json, attr_text, check_tree
 from .h5tree import ShapeCheck, curve_rows, read_curves, read_tree, write_curves, write_tree
-from .store_records import (DAMAGED, STATUSES, RunInfo, check_annotation, _damaged_info, _read_info, _run_of, _runs_group, _tree_nbytes,
+from .store_records import (DAMAGED, STATUSES, RunInfo, check_annotation, damaged_info, read_info, run_of, runs_group, tree_nbytes,
                             now_iso)
 from .store_tables import TablesMixin
 from .store_trash import TrashMixin, trash_group
@@ -120,7 +120,7 @@ class Project(TablesMixin, TrashMixin):
                 version = attr_int(f.attrs, "version", 0, high=2**31)
                 if version > VERSION:
                     raise ProjectError(f"{self.path} was written by a newer MFDV Studio (format {version}); upgrade to open it")
-                _runs_group(f)  # (other objects at the root are never read: every read starts from 'runs' or 'trash')
+                runs_group(f)  # (other objects at the root are never read: every read starts from 'runs' or 'trash')
         except OSError as e:
             raise ProjectError(
                 f"{self.path} is not a readable project file ({_short(e)}): it is truncated, damaged or not HDF5; "
@@ -241,13 +241,13 @@ class Project(TablesMixin, TrashMixin):
         A run marked running with no live writer is reported as interrupted (the
         next writer makes that permanent)."""
         with self._read() as f:
-            runs = _runs_group(f)
+            runs = runs_group(f)
             infos = []
             for k in sorted(runs):
                 try:
-                    infos.append(_read_info(k, _run_of(f, k)))
+                    infos.append(read_info(k, run_of(f, k)))
                 except ProjectError as e:
-                    infos.append(_damaged_info(k, e))
+                    infos.append(damaged_info(k, e))
         if live:
             alive = self.writer_alive()
             for info in infos:
@@ -299,7 +299,7 @@ class Project(TablesMixin, TrashMixin):
     def _live_info(self, run_id: str) -> RunInfo | None:
         with self._live(run_id) as f:
             try:
-                return _read_info(run_id, f) if f is not None else None
+                return read_info(run_id, f) if f is not None else None
             except ProjectError:
                 return None
 
@@ -312,7 +312,7 @@ class Project(TablesMixin, TrashMixin):
                 yield live
                 return
         with self._read() as f:
-            g = _run_of(f, run_id)
+            g = run_of(f, run_id)
             check_tree(g)
             yield g
 
@@ -382,10 +382,10 @@ class Project(TablesMixin, TrashMixin):
         """Rewrite this run's live file whole (write-then-rename, checked before the rename)."""
         self._require_lock()
         with self._read() as f:
-            base = {k: attr_text(_run_of(f, run_id).attrs, k) for k in ("name", "started", "ended", "config")}
+            base = {k: attr_text(run_of(f, run_id).attrs, k) for k in ("name", "started", "ended", "config")}
         self.live_dir.mkdir(exist_ok=True)
         dst = self._live_path(run_id)
-        need = _tree_nbytes(checkpoint) + sum(len(r) for r in curves.values()) * 400 + 65536
+        need = tree_nbytes(checkpoint) + sum(len(r) for r in curves.values()) * 400 + 65536
         with fsio.replacing(dst, need=need) as tmp:
             try:
                 with h5py.File(tmp, "w") as f:
@@ -431,7 +431,7 @@ class Project(TablesMixin, TrashMixin):
         if info.status == "finished":
             raise ProjectError(f"run {run_id!r} already finished; start a new run instead of resuming it")
         with self._read() as f:
-            g = _run_of(f, run_id)
+            g = run_of(f, run_id)
             check_tree(g)
             curves = {k: curve_rows(read_curves(g.get(f"curves/{k}"))) for k in ("step", "epoch")}
             ckpt = read_tree(g["checkpoint"], "cpu", shape_of) if "checkpoint" in g else None
@@ -455,7 +455,7 @@ def _verify(tmp: Path, target: Path, need: int, live: bool = False) -> None:
             if live:
                 attr_text(f.attrs, "status")
             else:
-                _runs_group(f)
+                runs_group(f)
                 attr_text(f.attrs, "format")
     except (OSError, ProjectError) as e:
         raise _write_error(target, e, need) from None

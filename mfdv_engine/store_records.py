@@ -71,7 +71,7 @@ def check_annotation(notes: Any, tags: Any) -> tuple[str | None, list[str] | Non
     return notes, clean
 
 
-def _read_info(run_id: str, g: h5py.Group) -> RunInfo:
+def read_info(run_id: str, g: h5py.Group) -> RunInfo:
     a = g.attrs
     status = attr_text(a, "status", "failed")
     if status not in STATUSES:
@@ -91,29 +91,29 @@ def _tags(run_id: str, a: h5py.AttributeManager) -> list[str]:
     return tags
 
 
-def _damaged_info(run_id: str, error: ProjectError) -> RunInfo:
+def damaged_info(run_id: str, error: ProjectError) -> RunInfo:
     return RunInfo(run_id, run_id, DAMAGED, "", "", str(error), {}, 0, {})
 
 
-def _runs_group(f: h5py.File) -> h5py.Group:
+def runs_group(f: h5py.File) -> h5py.Group:
     runs = hard_child(f, "runs", h5py.Group)
     if runs is None:
         raise ProjectError(f"{f.filename} has no 'runs' group; it is damaged — restore a backup")
     return runs
 
 
-def _run_of(f: h5py.File, run_id: str) -> h5py.Group:
-    g = hard_child(_runs_group(f), run_id, h5py.Group)
+def run_of(f: h5py.File, run_id: str) -> h5py.Group:
+    g = hard_child(runs_group(f), run_id, h5py.Group)
     if g is None:
         raise ProjectError(f"no run {run_id!r} in {Path(f.filename).name}")
     return g
 
 
-def _tree_nbytes(obj: Any) -> int:
+def tree_nbytes(obj: Any) -> int:
     if isinstance(obj, torch.Tensor):
         return obj.numel() * obj.element_size() + 512
     if isinstance(obj, dict):
-        return sum(_tree_nbytes(v) for v in obj.values()) + 64
+        return sum(tree_nbytes(v) for v in obj.values()) + 64
     if isinstance(obj, (list, tuple)):
-        return sum(_tree_nbytes(v) for v in obj) + 64
+        return sum(tree_nbytes(v) for v in obj) + 64
     return 64

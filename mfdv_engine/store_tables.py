@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ProjectError
 from .h5guard import attr_json, check_tree, damaged, hard_child
-from .store_records import _run_of
+from .store_records import run_of
 
 
 class TablesMixin:
@@ -41,7 +41,7 @@ class TablesMixin:
         """The run's robustness rows; a damaged table raises its sentence."""
         self.run(run_id)
         with self._read() as f:
-            g = hard_child(_run_of(f, run_id), "robustness", h5py.Group)
+            g = hard_child(run_of(f, run_id), "robustness", h5py.Group)
             rows = attr_json(g.attrs, "rows", [], list) if g is not None else []
         if not all(isinstance(r, dict) and isinstance(r.get("key"), str) for r in rows):
             raise damaged(f"the robustness table of run {run_id!r}", "holds an entry that is not a row")
@@ -50,7 +50,7 @@ class TablesMixin:
     def gallery(self, run_id: str, key: str) -> dict[str, np.ndarray]:
         self.run(run_id)
         with self._read() as f:
-            run = _run_of(f, run_id)
+            run = run_of(f, run_id)
             check_tree(run)  # every level, before anything of it is read
             gal = hard_child(run, "robustness/gallery/" + key.replace("/", "_"), h5py.Group) if _safe_key(key) else None
             if gal is None:
@@ -75,7 +75,7 @@ class TablesMixin:
     def result_names(self, run_id: str) -> list[str]:
         self.run(run_id)
         with self._read() as f:
-            g = hard_child(_run_of(f, run_id), "results", h5py.Group)
+            g = hard_child(run_of(f, run_id), "results", h5py.Group)
             return sorted(g) if g is not None else []
 
     def result(self, run_id: str, name: str, *, arrays: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -83,7 +83,7 @@ class TablesMixin:
         when the run has none by that name."""
         self.run(run_id)
         with self._read() as f:
-            g = hard_child(_run_of(f, run_id), "results", h5py.Group)
+            g = hard_child(run_of(f, run_id), "results", h5py.Group)
             sub = hard_child(g, name, h5py.Group) if g is not None else None
             if sub is None:
                 raise ProjectError(f"run {run_id!r} has no stored {name} result yet; compute it first")

@@ -17,7 +17,7 @@ import h5py
 
 from .errors import ProjectError
 from .h5guard import attr_text, hard_child
-from .store_records import RunInfo, _damaged_info, _read_info, _runs_group, now_iso
+from .store_records import RunInfo, damaged_info, read_info, runs_group, now_iso
 
 #: the root group trashed runs wait in
 TRASH = "trash"
@@ -99,7 +99,7 @@ class TrashMixin:
             if trash is None or run_id not in list(trash) or hard_child(trash, run_id, h5py.Group) is None:
                 held = ", ".join(sorted(trash)) if trash is not None and len(trash) else "it is empty"
                 raise ProjectError(f"no run {run_id!r} in the trash of {self.path.name} ({held})")
-            if run_id in _runs_group(f):
+            if run_id in runs_group(f):
                 raise ProjectError(f"cannot restore run {run_id!r}: {self.path.name} has a run with that id again; "
                                    "delete or rename that run first, then restore this one")
         with self.transaction() as f:
@@ -116,9 +116,9 @@ class TrashMixin:
             for k in sorted(trash) if trash is not None else []:
                 try:
                     g = hard_child(trash, k, h5py.Group)
-                    out.append(TrashedRun(_read_info(k, g), attr_text(g.attrs, "trashed")))
+                    out.append(TrashedRun(read_info(k, g), attr_text(g.attrs, "trashed")))
                 except ProjectError as e:
-                    out.append(TrashedRun(_damaged_info(k, e), ""))
+                    out.append(TrashedRun(damaged_info(k, e), ""))
         return out
 
     def empty_trash(self) -> list[str]:

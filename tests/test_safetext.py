@@ -143,7 +143,7 @@ def test_cli_error_message_is_sanitised_by_main(monkeypatch, capsys):
 
 
 def test_cli_attack_rows_and_messages_are_escaped(tmp_path, capsys):
-    """``_report_rows`` prints each stored row and the attack's messages (third-party text) to stderr."""
+    """``report_rows`` prints each stored row and the attack's messages (third-party text) to stderr."""
     import argparse
 
     from mfdv_engine import api, cli
@@ -165,7 +165,7 @@ def test_cli_attack_rows_and_messages_are_escaped(tmp_path, capsys):
         return api.Rows(rid, [row])
 
     args = argparse.Namespace(run=rid, json=False)
-    assert cli._report_rows(args, call) == 0
+    assert cli.report_rows(args, call) == 0
     cap = capsys.readouterr()
     _assert_clean(cap.out)
     assert "autoattack says x\\x1b[2J" in cap.err

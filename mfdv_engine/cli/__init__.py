@@ -11,12 +11,13 @@ import sys
 from ..errors import MfdvError
 from ..safetext import printable  # messages quote run ids and names from files
 from . import evaluate, project, train  # noqa: F401  (register the commands)
-from .common import COMMANDS, _attack_argv, _parse_eps, _train_argv
-from .evaluate import _report_rows
+from ..defaults import parse_eps
+from .common import COMMANDS, attack_argv, train_argv
+from .evaluate import report_rows
 from .parser import build_parser
 
-# _train_argv, _attack_argv, _parse_eps and _report_rows are re-exported for tests and tools
-__all__ = ["COMMANDS", "_attack_argv", "_parse_eps", "_report_rows", "_train_argv", "build_parser", "evaluate",
+# train_argv, attack_argv, parse_eps and report_rows are re-exported for tests and tools
+__all__ = ["COMMANDS", "attack_argv", "parse_eps", "report_rows", "train_argv", "build_parser", "evaluate",
            "main", "project", "train"]
 
 

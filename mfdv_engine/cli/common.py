@@ -5,7 +5,6 @@ import argparse
 import sys
 from typing import Callable
 
-from ..defaults import parse_eps
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -19,18 +18,14 @@ def command(name: str):
     return deco
 
 
-def _parse_eps(text: str | None) -> float | None:
-    return parse_eps(text)
-
-
-def _protocol(args: argparse.Namespace):
+def protocol_from_args(args: argparse.Namespace):
     from ..evaluation import Protocol
 
     return Protocol(n=args.limit, mc_samples=args.mc, eot_samples=20 if args.eot is None else args.eot,
                     reeval=args.reeval, seed=args.seed, batch_size=args.batch_size).validate()
 
 
-def _train_argv(args: argparse.Namespace) -> list[str]:
+def train_argv(args: argparse.Namespace) -> list[str]:
     """The ``train`` arguments again, without ``--nproc`` (for the re-launch)."""
     out = ["train"]
     for flag, value in (("--preset", args.preset), ("--config", args.config), ("--resume", args.resume),
@@ -45,7 +40,7 @@ def _train_argv(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _attack_argv(args: argparse.Namespace) -> list[str]:
+def attack_argv(args: argparse.Namespace) -> list[str]:
     """The ``attack`` arguments again, without ``--nproc`` (for the re-launch)."""
     out = ["attack", "--project", str(args.project), "--run-id", args.run, "--attacks", args.attacks]
     for kv in args.param:
@@ -60,7 +55,7 @@ def _attack_argv(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _launch_nproc(args: argparse.Namespace, argv: list[str]) -> int:
+def launch_nproc(args: argparse.Namespace, argv: list[str]) -> int:
     """Replace this process with ``python -m torch.distributed.run --nproc_per_node=N -m mfdv_engine.cli ARGV``."""
     import os
 

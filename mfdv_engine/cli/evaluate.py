@@ -9,7 +9,8 @@ import sys
 import threading
 
 from ..safetext import printable  # every string from a file, before it reaches the terminal
-from .common import _attack_argv, _launch_nproc, _parse_eps, _protocol, command
+from ..defaults import parse_eps
+from .common import attack_argv, command, launch_nproc, protocol_from_args
 
 
 @command("attack")
@@ -19,17 +20,17 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..devices import resolve_device
 
-    proto = _protocol(args)
-    eps, _, suite_over = api.plan_attack(args.project, args.run, args.attacks, eps=_parse_eps(args.eps),
+    proto = protocol_from_args(args)
+    eps, _, suite_over = api.plan_attack(args.project, args.run, args.attacks, eps=parse_eps(args.eps),
                                          params=args.param, protocol=proto)
     if args.nproc is not None and args.nproc != 1 and not launched_distributed():
         if suite_over is not None:
             raise ConfigError("the adaptive suite runs in one process (it intersects per-example verdicts); drop --nproc")
         resolve_device(args.device)  # bad input fails here, once, before any process starts
-        return _launch_nproc(args, _attack_argv(args))
+        return launch_nproc(args, attack_argv(args))
     ctx = init_from_env(resolve_device(args.device))
     try:
-        return _report_rows(args, lambda on_event, cancel: api.attack(
+        return report_rows(args, lambda on_event, cancel: api.attack(
             args.project, args.run, args.attacks, eps=eps, params=args.param, protocol=proto,
             data_root=args.data_root, device=ctx.device if ctx else args.device, on_event=on_event, cancel=cancel,
             dist=ctx), main=ctx is None or ctx.is_main)
@@ -44,19 +45,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..config import parse_value
     from ..errors import ConfigError
 
-    eps = _parse_eps(args.eps)
+    eps = parse_eps(args.eps)
     values = None
     if args.values:
         values = [parse_value(v) for v in args.values.split(",") if v.strip()]
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise ConfigError(f"--values must be numbers separated by commas, got {args.values!r}")
-    proto = _protocol(args)
-    return _report_rows(args, lambda on_event, cancel: api.sweep(
+    proto = protocol_from_args(args)
+    return report_rows(args, lambda on_event, cancel: api.sweep(
         args.project, args.run, args.kind, values=values, eps=eps, loss=args.loss, protocol=proto,
         data_root=args.data_root, device=args.device, on_event=on_event, cancel=cancel))
 
 
-def _report_rows(args, call, *, main: bool = True) -> int:
+def report_rows(args, call, *, main: bool = True) -> int:
     """Run ``call(on_event, cancel)`` (an API evaluation) with a progress bar, printing each
     stored row; Ctrl-C stops it and keeps the finished rows. ``main`` False (ranks > 0
     of a ``torchrun`` job): compute only; rank 0 stores and prints."""
@@ -104,7 +105,7 @@ def _report_rows(args, call, *, main: bool = True) -> int:
 def cmd_checklist(args: argparse.Namespace) -> int:
     from .. import api
 
-    items = api.checklist(args.project, args.run, eps=_parse_eps(args.eps), protocol=_protocol(args),
+    items = api.checklist(args.project, args.run, eps=parse_eps(args.eps), protocol=protocol_from_args(args),
                           data_root=args.data_root, device=args.device)
     if args.json:
         print(json.dumps([i.to_dict() for i in items], indent=2, sort_keys=True))

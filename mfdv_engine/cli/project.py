@@ -51,7 +51,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     d = api.show(args.project, args.run)
     info = d.info
     if args.json:
-        print(json.dumps(dict(info.to_dict(), rows=d.rows, results=d.results), indent=2, sort_keys=True))
+        print(json.dumps(dict(info.to_dict(), rows=[dict(r) for r in d.rows], results=d.results), indent=2,
+                         sort_keys=True))
         return 0
     print(printable(f"run {info.run_id} ({info.name}): {info.status}"))
     print(printable(f"  started {info.started}  ended {info.ended or '-'}  epochs done {info.epochs_done}"))

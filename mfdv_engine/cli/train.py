@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from ..config import RunConfig, load_config_file, load_preset
-from .common import _launch_nproc, _train_argv, command
+from .common import launch_nproc, train_argv, command
 
 
 def _config_from_args(args: argparse.Namespace) -> RunConfig | None:
@@ -42,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if getattr(args, "nproc", None) is not None and args.nproc != 1 and not launched_distributed():
         _config_from_args(args)  # bad input fails here, once, before any process starts
-        return _launch_nproc(args, _train_argv(args))
+        return launch_nproc(args, train_argv(args))
     cfg = _config_from_args(args)
     main_rank = is_main_process()
     bar = _Progress(quiet=not main_rank)

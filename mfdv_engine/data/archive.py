@@ -19,7 +19,7 @@ import torch
 
 from ..errors import DataError
 from .base import Split
-from .image_cache import CACHE_FORMAT, _decode_all, _read_cache, _write_cache, dataset_cache_dir, wanted
+from .image_cache import CACHE_FORMAT, decode_all, read_cache, write_cache, dataset_cache_dir, wanted
 
 SPLITS = ("train", "test")
 
@@ -32,7 +32,7 @@ def archive_pair(archive: Path, prefix: str, *, size: int, channels: str) -> tup
     paths = {sp: dataset_cache_dir() / f"{hashlib.sha256(f'{ident}|{sp}'.encode()).hexdigest()[:32]}.pt"
              for sp in SPLITS}
     need = [sp for sp in SPLITS if wanted(sp) or sp == "test"]
-    cached = {sp: _read_cache(paths[sp]) for sp in need}
+    cached = {sp: read_cache(paths[sp]) for sp in need}
     classes = _cached_classes(paths[need[0]])
     if classes is None or any(v is None for v in cached.values()):
         members, classes = _read_members(archive, prefix, [sp for sp in need if cached[sp] is None])
@@ -98,7 +98,7 @@ def _decode(files: list, classes: list[str], size: int, channels: str, what: str
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*decoding and encoding capabilities of TorchVision",
                                 category=DeprecationWarning)
-        x = _decode_all(samples, decode, channels, size, what=f"decoding {what} once")
+        x = decode_all(samples, decode, channels, size, what=f"decoding {what} once")
     y = torch.tensor([label for _, label in samples], dtype=torch.int64)
-    _write_cache(cache, x, y, what, classes=classes)
+    write_cache(cache, x, y, what, classes=classes)
     return x, y

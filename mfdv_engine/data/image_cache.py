@@ -169,7 +169,7 @@ def _cache_key(folder: Path, samples: list[tuple[str, int]], classes: list[str],
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _read_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
+def read_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
     if not path.is_file():
         return None
     try:
@@ -183,7 +183,7 @@ def _read_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
         return None
 
 
-def _write_cache(path: Path, x: torch.Tensor, y: torch.Tensor, folder: Path | str, *,
+def write_cache(path: Path, x: torch.Tensor, y: torch.Tensor, folder: Path | str, *,
                  classes: list[str] | None = None) -> None:
     """The decoded tensors, and beside them a small JSON saying what they are (``mfdv datasets`` lists it)."""
     try:
@@ -229,7 +229,7 @@ def decode_images(
     random.Random(0).shuffle(samples)
     settings = f"size={size}|channels={channels}|order=seed0"
     cache = dataset_cache_dir() / f"{_cache_key(folder, samples, classes, settings)}.pt"
-    cached = _read_cache(cache)
+    cached = read_cache(cache)
     if cached is not None:
         return cached
 
@@ -244,13 +244,13 @@ def decode_images(
         warnings.filterwarnings(
             "ignore", message=".*decoding and encoding capabilities of TorchVision", category=DeprecationWarning
         )
-        x = _decode_all(samples, decode, channels, size, what=f"decoding {folder} once")
+        x = decode_all(samples, decode, channels, size, what=f"decoding {folder} once")
     y = torch.tensor([label for _, label in samples], dtype=torch.int64)
-    _write_cache(cache, x, y, folder)
+    write_cache(cache, x, y, folder)
     return x, y
 
 
-def _decode_all(samples, decode, channels: str, size: int | None, what: str = "decoding images") -> torch.Tensor:
+def decode_all(samples, decode, channels: str, size: int | None, what: str = "decoding images") -> torch.Tensor:
     mode, c, side = _layout(decode(samples[0][0], _unchanged()), channels, size)
     x = torch.empty((len(samples), c, side, side), dtype=torch.uint8)
 

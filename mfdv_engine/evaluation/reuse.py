@@ -12,7 +12,7 @@ import torch
 
 from ..attacks import AttackSpec
 from ..data import Split
-from .rows import Gallery, Outcome, Protocol, Row, _make_row, _resolved, row_gradient
+from .rows import Gallery, Outcome, Protocol, Row, make_row, resolved_spec, row_gradient
 
 #: what a stored row must say besides its key and params to stand for a planned one
 PROTOCOL_FIELDS = ("n", "seed", "mc_samples", "reeval", "eot_samples")
@@ -22,9 +22,9 @@ def planned_row(stochastic: bool, split: Split, spec: AttackSpec, proto: Protoco
     """The row :func:`evaluate_examples` would store, with its key, protocol and params but
     no results: what a stored row must equal to be reused instead of measured again."""
     mc, reeval, eot = (proto.mc_samples, proto.reeval, eot) if stochastic else (1, 1, 1)
-    spec = _resolved(spec, proto, split)
+    spec = resolved_spec(spec, proto, split)
     judging = (spec.gradient_samples(eot) if stochastic else 1, mc, reeval)
-    return _make_row(spec, proto, row_gradient(spec, eot, stochastic), eot, judging, (0.0, 0.0, 0.0),
+    return make_row(spec, proto, row_gradient(spec, eot, stochastic), eot, judging, (0.0, 0.0, 0.0),
                      min(proto.n, len(split)), [], None)
 
 

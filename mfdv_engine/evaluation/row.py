@@ -103,14 +103,19 @@ class Row:
     # -- the stored dict's face -------------------------------------------------
     @classmethod
     def from_stored(cls, d: dict[str, Any]) -> "Row":
-        """A row read back from the project (its extra keys, such as ``key``, are derived, not kept)."""
-        row = cls(**{k: v for k, v in d.items() if k in _FIELDS})
+        """A row read back from the project. A partial one (an old or hand-made file) keeps NaN or
+        empty placeholders for what it lacks, and its dict face lists only what it holds."""
+        given = {k: v for k, v in d.items() if k in _FIELDS}
+        row = cls(**{**_PLACEHOLDERS, **given})
         if isinstance(d.get("key"), str):
             row.__dict__["_stored_key"] = d["key"]
+        if len(given) < len(_FIELDS):
+            row.__dict__["_present"] = tuple(k for k in _FIELDS if k in given)
         return row
 
     def keys(self) -> list[str]:
-        return [*_FIELDS, "key", "protocol"]
+        present = self.__dict__.get("_present")
+        return [*present, "key"] if present is not None else [*_FIELDS, "key", "protocol"]
 
     def items(self) -> list[tuple[str, Any]]:
         return [(k, self[k]) for k in self.keys()]
@@ -123,7 +128,7 @@ class Row:
             return self.key
         if k == "protocol":
             return self.protocol_line()
-        if k in _FIELDS:
+        if k in _FIELDS and k in self.keys():
             return getattr(self, k)
         raise KeyError(k)
 
@@ -134,7 +139,7 @@ class Row:
             return default
 
     def __contains__(self, k: object) -> bool:
-        return k in _FIELDS or k in ("key", "protocol")
+        return k in self.keys()
 
 
 #: how a row's ``params["loss"]`` reads in its protocol line
@@ -144,3 +149,8 @@ LOSS_NAMES = {"ce": "cross-entropy", "cw": "C&W margin", "dlr": "DLR margin"}
 
 
 _FIELDS = tuple(f.name for f in fields(Row))
+#: what a partial stored row gets for the fields it lacks (never a number that looks measured)
+_PLACEHOLDERS = {"attack": "", "norm": "Linf", "eps": float("nan"), "steps": None, "gradient": "", "eot_samples": 1,
+                 "mc_samples": 1, "n": 0, "seed": 0, "reeval": 1, "clean_acc": float("nan"),
+                 "robust_acc": float("nan"), "robust_acc_mean": float("nan"), "ci_low": float("nan"),
+                 "ci_high": float("nan"), "time_s": 0.0}

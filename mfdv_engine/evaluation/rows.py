@@ -119,7 +119,7 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     stochastic = is_stochastic(model)
     mc, reeval, eot = (proto.mc_samples, proto.reeval, eot) if stochastic else (1, 1, 1)
     n = min(proto.n, len(split))
-    spec = _resolved(spec, proto, split)
+    spec = resolved_spec(spec, proto, split)
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     bs = proto.batch_size
     starts = list(range(rank * bs, n, world * bs))  # this process's batches
@@ -148,7 +148,7 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
             on_progress(f"{spec.name} ({label})", done / m)
     counts = (float(robust_all.sum()), float(clean_ok.sum()), float(robust_cnt.sum()))
     judging = (spec.gradient_samples(eot) if stochastic else 1, mc, reeval)  # draws per gradient, MC, re-judgings
-    row = _make_row(spec, proto, label, eot, judging, counts, n, messages, dist)
+    row = make_row(spec, proto, label, eot, judging, counts, n, messages, dist)
     row.time_s = time.perf_counter() - t0
     gallery = _gallery(g_parts) if g_parts else None  # None: a rank with no examples (n < processes)
     if gallery is not None and dist is None:
@@ -157,12 +157,12 @@ def evaluate_examples(model: torch.nn.Module, split: Split, spec: AttackSpec, pr
     return Outcome(row, gallery, robust_all, clean_ok, robust_cnt, torch.cat(adv_parts) if adv_parts else None)
 
 
-def _resolved(spec: AttackSpec, proto: Protocol, split: Split) -> AttackSpec:
+def resolved_spec(spec: AttackSpec, proto: Protocol, split: Split) -> AttackSpec:
     """``spec`` as it runs: seeded by the protocol, data-set dependent defaults filled in."""
     return dataclasses.replace(spec, seed=proto.seed).for_inputs(split.x[:1].shape)
 
 
-def _make_row(spec: AttackSpec, proto: Protocol, label: str, eot: int, judging: tuple[int, int, int],
+def make_row(spec: AttackSpec, proto: Protocol, label: str, eot: int, judging: tuple[int, int, int],
               counts: tuple[float, float, float], n: int, messages: list[str], dist) -> Row:
     """The row from (robust, clean-correct, re-prediction) counts, summed over the ranks of ``dist``."""
     sums = torch.tensor(counts, dtype=torch.float64)

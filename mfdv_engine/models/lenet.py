@@ -8,7 +8,7 @@ from .base import Normalize
 from .registry import BackboneParts, register_model
 
 
-def _flat_dim(body: nn.Module, in_channels: int, input_size: int) -> int:
+def flat_dim(body: nn.Module, in_channels: int, input_size: int) -> int:
     was_training = body.training
     body.eval()
     with torch.no_grad():
@@ -29,4 +29,4 @@ def lenet(*, in_channels: int, input_size: int, mean: tuple, std: tuple) -> Back
         nn.MaxPool2d(2),
         nn.Flatten(),
     )
-    return BackboneParts(body, _flat_dim(body, in_channels, input_size), (120, 84))
+    return BackboneParts(body, flat_dim(body, in_channels, input_size), (120, 84))

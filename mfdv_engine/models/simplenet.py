@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from .base import Normalize
-from .lenet import _flat_dim
+from .lenet import flat_dim
 from .registry import BackboneParts, register_model
 
 
@@ -24,7 +24,7 @@ def simplenet(*, in_channels: int, input_size: int, mean: tuple, std: tuple) -> 
         nn.MaxPool2d(2),
         nn.Flatten(),
     )
-    return BackboneParts(body, _flat_dim(body, in_channels, input_size), (256, 128))
+    return BackboneParts(body, flat_dim(body, in_channels, input_size), (256, 128))
 
 
 @register_model(

@@ -121,10 +121,10 @@ def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], pr
     if is_stochastic(model):
         run.cells[COLUMNS[1]] = reuse_or_attack(project_path, run.run_id, model, ds, spec, proto, proto.eot_samples, dev, log)
     if run.seed in sc.get("suite_seeds", sc.get("seeds", [0])):
-        run.cells[COLUMNS[2]] = _suite(project_path, run.run_id, model, ds, sc, proto, eps, dev, log)
+        run.cells[COLUMNS[2]] = suite_row(project_path, run.run_id, model, ds, sc, proto, eps, dev, log)
 
 
-def _suite(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps: float, dev, log) -> Row:
+def suite_row(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, eps: float, dev, log) -> Row:
     """The suite's row: reused when one with this protocol, these knobs and these members is stored."""
     knobs = dict(sc.get("suite", {}))
     sproto = Protocol(**{**proto.__dict__, "n": int(knobs.pop("n", proto.n))}).validate()

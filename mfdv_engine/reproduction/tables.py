@@ -155,11 +155,11 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
             cells.append(Cell(row["label"], col["label"], paper, None, None))
             continue
         if col["attack"] == "adaptive":  # the suite's worst case is itself the adaptive number
-            from .lambda1 import _suite
+            from .lambda1 import suite_row
 
             eps = _eps_for(sc, cfg, col) or 8 / 255
-            suite_row = _suite(project_path, run_id, model, ds, sc, proto, eps, dev, log)
-            cells.append(Cell(row["label"], col["label"], paper, suite_row, None, "this column is the worst case"))
+            worst = suite_row(project_path, run_id, model, ds, sc, proto, eps, dev, log)
+            cells.append(Cell(row["label"], col["label"], paper, worst, None, "this column is the worst case"))
             continue
         params = dict(col.get("params", {}))
         eps = _eps_for(sc, cfg, col)
@@ -181,10 +181,10 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
             cell.no_adaptive = "n/a (no gradient to average)"
         cells.append(cell)
     if sc.get("suite") is not None:  # the scale asks for the worst case beside every row's columns
-        from .lambda1 import _suite
+        from .lambda1 import suite_row
 
-        suite_row = _suite(project_path, run_id, model, ds, sc, proto, _eps_for(sc, cfg, {}) or 8 / 255, dev, log)
-        cells.append(Cell(row["label"], SUITE_COLUMN, None, suite_row, None, "this column is the worst case"))
+        worst = suite_row(project_path, run_id, model, ds, sc, proto, _eps_for(sc, cfg, {}) or 8 / 255, dev, log)
+        cells.append(Cell(row["label"], SUITE_COLUMN, None, worst, None, "this column is the worst case"))
     # the clean column takes its accuracy from any attacked row of this run (same n, MC, seed)
     ref = next((c.ours for c in cells if c.ours is not None), None)
     if ref is None:

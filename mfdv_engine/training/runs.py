@@ -134,13 +134,13 @@ def _train_run(project_path, config, *, resume, data_root, device, on_event, can
             info = project.run(run_id)
             return TrainSummary(run_id, "interrupted", info.message, info.epochs_done, info.final)
         except StorageFull as e:  # resumable once space is freed
-            _close(project, run_id, "interrupted", f"{e}")
+            close_run(project, run_id, "interrupted", f"{e}")
             raise
         except MfdvError as e:
-            _close(project, run_id, "failed", str(e))
+            close_run(project, run_id, "failed", str(e))
             raise
         except BaseException as e:
-            _close(project, run_id, "failed", f"internal error: {type(e).__name__}: {e}")
+            close_run(project, run_id, "failed", f"internal error: {type(e).__name__}: {e}")
             raise
         project.merge_live(run_id, "finished", "")
         info = project.run(run_id)
@@ -207,7 +207,7 @@ def _open_run(project: Project, config: RunConfig, dataset, resume: str | None, 
     return resume, ckpt, done, trainer
 
 
-def _close(project: Project, run_id: str, status: str, message: str) -> None:
+def close_run(project: Project, run_id: str, status: str, message: str) -> None:
     """Mark the run's final status; when that write fails too (a full disk) the run
     stays marked running, and the next writer recovers it as interrupted."""
     try:
