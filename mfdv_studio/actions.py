@@ -1,9 +1,10 @@
 """The window's menus and their actions, in one place; each action calls a slot of the window."""
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
@@ -34,6 +35,13 @@ class StudioActions(QObject):
         self.undo = self._act(e, "&Undo", win.undo)
         self.undo.setShortcuts(QKeySequence.StandardKey.Undo)
         self.undo.setEnabled(False)
+        # Delete (and Backspace on a Mac) in the Project panel only: in a text field it deletes text
+        self.trash = self._act(e, "&Move selected runs to the trash", win.delete_selected_runs)
+        self.trash.setShortcuts([QKeySequence(Qt.Key_Delete)]
+                                + ([QKeySequence(Qt.Key_Backspace)] if sys.platform == "darwin" else []))
+        self.trash.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        win.explorer.addAction(self.trash)
+        self.annotate = self._act(e, "&Notes and tags of the selected run…", win.annotate_selected_run)
         r = win.menuBar().addMenu("&Run")
         self.new_run = self._act(r, "New &training run…", win.new_training_run, "Ctrl+T")
         # (Ctrl+Shift+A: Ctrl+A stays select-all in tables and text fields)
@@ -56,7 +64,7 @@ class StudioActions(QObject):
     def set_project_open(self, is_open: bool) -> None:
         """The actions that need a project are off while none is open."""
         for a in (self.close_project, self.save_as, self.export_csv, self.export_curves, self.new_run,
-                  self.new_attack, self.checklist):
+                  self.new_attack, self.checklist, self.trash, self.annotate):
             a.setEnabled(is_open)
 
     def set_recent(self, paths: list[str]) -> None:

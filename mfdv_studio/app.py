@@ -14,6 +14,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def project_problem(path: str) -> str:
+    """Why ``path`` cannot be a project, in the command line's own sentence (a missing folder is
+    never created: ``mfdv`` refuses it too), or ""."""
+    from mfdv_engine.errors import MfdvError
+    from mfdv_engine.store import Project
+
+    try:
+        Project.at(path)
+    except MfdvError as e:
+        return str(e)
+    return ""
+
+
 def settle_gc() -> None:
     """Move everything alive after start-up (torch, Qt, pyqtgraph: ~10^6 objects)
     out of the collector's view: otherwise every full collection walks them all
@@ -31,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .platform_check import problem
 
-    why = problem()
+    why = problem() or (project_problem(args.project) if args.project is not None else "")
     if why:  # Qt would abort the process with a message that names the wrong library
         print(f"mfdv-studio: error: {why}", file=sys.stderr)
         return 2

@@ -30,7 +30,8 @@ class Commands:
     # ---------------------------------------------------------------- file
     @Slot()
     def new_project_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New project", str(st.data_dir() / "project.mfdv.h5"),
+        folder = self.project_path.parent if self.project_path is not None else st.data_dir()
+        path, _ = QFileDialog.getSaveFileName(self, "New project", str(folder / "project.mfdv.h5"),
                                               "MFDV project (*.mfdv.h5)")
         if path:
             self.open_project(path if path.endswith(".h5") else path + ".mfdv.h5", create=True)
@@ -61,8 +62,7 @@ class Commands:
 
     @Slot()
     def export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export robustness rows (all protocol fields)", "robustness.csv",
-                                              "CSV (*.csv)")
+        path = self.exports.ask(self, "Export robustness rows (all protocol fields)", "robustness.csv", "CSV (*.csv)")
         if path and self.project_path is not None:
             self.reader.submit(reads.export_job(self.project_path, path))
 

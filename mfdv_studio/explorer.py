@@ -1,163 +1,28 @@
-"""The project explorer: a tree model of the project (runs → their robustness rows and stored
-results), filled from the reader's :class:`~mfdv_studio.reads.Snapshot`, and its view.
+"""The Project panel: a filter box and a "group by" choice over the project tree
+(:mod:`.explorer_model`), the tree's context menu, and which runs are selected (kept across snapshots).
 
-Like silx's HDF5 tree model, but over what the project *means* rather than its
-groups: a top-level row per run (name, status, clean accuracy), below it one
-row per robustness row and per stored result. Two levels only, so an index's
-``internalId`` says where it is: 0 for a run, ``i + 1`` for a child of run ``i``.
+Selecting a group's row selects its runs. Delete (Edit ▸ Move selected runs to the trash) trashes the
+selected runs while the tree has the focus; the context menu offers the same and Notes and tags….
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QMenu, QTreeView, QVBoxLayout, QWidget
 
-from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QModelIndex, QObject, QPoint, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTreeView
+from .explorer_model import GROUP_ROLE, KEY_ROLE, RESULT_ROLE, RUN_ID_ROLE, ProjectTreeModel
+from .runfilter import GROUPS
+from .views.filterbox import FilterBox
 
-from mfdv_engine.safetext import printable  # run names, messages and row fields come from the project file
+__all__ = ["ExplorerPanel", "ProjectExplorer", "ProjectTreeModel", "RUN_ID_ROLE", "KEY_ROLE", "RESULT_ROLE"]
 
-from .reads import RunEntry, Snapshot
-
-HEADERS = ["run", "status", "clean acc"]
-STATUS_COLORS = {"running": "#1f77b4", "finished": "#2ca02c", "interrupted": "#ff7f0e", "failed": "#d62728"}
-RUN_ID_ROLE = Qt.UserRole        # every index: its run's id
-KEY_ROLE = Qt.UserRole + 1       # a robustness row's key; a stored result's name
-RESULT_ROLE = Qt.UserRole + 2    # True for a stored result's row
-
-
-def _pct(v: Any) -> str:
-    return "" if v is None else f"{v:.2%}"
-
-
-def _children(e: RunEntry) -> list[dict[str, Any]]:
-    """The child rows under a run: (cells, tooltip, key) per robustness row, then per stored result."""
-    out = []
-    for r in e.rows:
-        eps = r.get("eps")
-        out.append({"cells": (f"{r.get('attack', '?')} · {r.get('gradient', '')}",
-                              "" if eps is None else f"ε={float(eps):.4g}", _pct(r.get("robust_acc"))),
-                     "tip": r.get("protocol") or r["key"], "key": r["key"], "result": False})
-    for name, meta in e.results:
-        items = meta.get("items") or []
-        passed = f"{sum(bool(i.get('passed')) for i in items)}/{len(items)} pass" if items else ""
-        out.append({"cells": (name, "stored result", passed), "tip": f"double-click to show the stored {name}",
-                    "key": name, "result": True})
-    return out
-
-
-class ProjectTreeModel(QAbstractItemModel):
-    """Runs and, below each, its rows and results; read-only."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._entries: list[RunEntry] = []
-        self._kids: list[list[dict[str, Any]]] = []
-        self._live: str | None = None
-
-    # ---------------------------------------------------------------- filling
-    def set_snapshot(self, snap: Snapshot) -> None:
-        """Show ``snap``; the same runs as before update in place (selection and expansion stay)."""
-        entries = list(snap.entries)
-        if [e.info.run_id for e in entries] != [e.info.run_id for e in self._entries]:
-            self.beginResetModel()
-            self._entries, self._kids = entries, [_children(e) for e in entries]
-            self.endResetModel()
-            return
-        for i, e in enumerate(entries):
-            kids = _children(e)
-            if kids != self._kids[i]:
-                self._replace_children(i, kids)
-            self._entries[i] = e
-        self._changed_runs()
-
-    def _replace_children(self, i: int, kids: list[dict[str, Any]]) -> None:
-        parent = self.index(i, 0)
-        if self._kids[i]:
-            self.beginRemoveRows(parent, 0, len(self._kids[i]) - 1)
-            self._kids[i] = []
-            self.endRemoveRows()
-        if kids:
-            self.beginInsertRows(parent, 0, len(kids) - 1)
-            self._kids[i] = kids
-            self.endInsertRows()
-
-    def set_live(self, run_id: str | None) -> None:
-        """The run training now (shown as running whatever the last snapshot said)."""
-        self._live = run_id
-        self._changed_runs()
-
-    def set_status(self, run_id: str, status: str, final: dict | None = None) -> None:
-        """A finished job's word on its run, shown at once (the next snapshot agrees)."""
-        for i, e in enumerate(self._entries):
-            if e.info.run_id == run_id:  # a new record: the snapshot itself stays as read
-                info = replace(e.info, status=status, final=dict(final) if final else e.info.final)
-                self._entries[i] = replace(e, info=info)
-        self._changed_runs()
-
-    def _changed_runs(self) -> None:
-        if self._entries:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._entries) - 1, len(HEADERS) - 1))
-
-    def entry(self, run_id: str) -> RunEntry | None:
-        return next((e for e in self._entries if e.info.run_id == run_id), None)
-
-    # ---------------------------------------------------------------- QAbstractItemModel
-    def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:
-        if not self.hasIndex(row, column, parent):
-            return QModelIndex()
-        return self.createIndex(row, column, 0 if not parent.isValid() else parent.row() + 1)
-
-    def parent(self, index: QModelIndex | None = None):  # noqa: D102 (also QObject.parent() without arguments)
-        if index is None:
-            return QObject.parent(self)
-        if not index.isValid() or index.internalId() == 0:
-            return QModelIndex()
-        return self.createIndex(int(index.internalId()) - 1, 0, 0)
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt)
-        if not parent.isValid():
-            return len(self._entries)
-        if parent.internalId() == 0 and parent.column() == 0:
-            return len(self._kids[parent.row()])
-        return 0
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt)
-        return len(HEADERS)
-
-    def headerData(self, section: int, orientation, role=Qt.DisplayRole):  # noqa: N802 (Qt)
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(HEADERS):
-            return HEADERS[section]
-        return None
-
-    def flags(self, index: QModelIndex):
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable if index.isValid() else Qt.NoItemFlags
-
-    def data(self, index: QModelIndex, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        run = int(index.internalId()) - 1
-        if run < 0:
-            return self._run_data(self._entries[index.row()], index.column(), role)
-        kid = self._kids[run][index.row()]
-        if role == Qt.DisplayRole:
-            return printable(kid["cells"][index.column()])
-        if role == Qt.ToolTipRole:
-            return printable(kid["tip"], multiline=True)
-        return {RUN_ID_ROLE: self._entries[run].info.run_id, KEY_ROLE: kid["key"], RESULT_ROLE: kid["result"]}.get(role)
-
-    def _run_data(self, e: RunEntry, column: int, role: int):
-        info = e.info
-        status = "running" if info.run_id == self._live else info.status
-        if role == Qt.DisplayRole:
-            return printable((f"{info.name} ({info.run_id})", status, _pct(info.final.get("clean_acc")))[column])
-        if role == Qt.ToolTipRole:
-            tips = (info.message or info.status, e.error or info.message or status,
-                    info.final.get("clean_acc_protocol", ""))
-            return printable(tips[column], multiline=True)
-        if role == Qt.ForegroundRole and column == 1:
-            return QBrush(QColor(STATUS_COLORS.get(status, "#000")))
-        return info.run_id if role == RUN_ID_ROLE else None
+FILTER_HELP = ("Filter the runs (every term must hold):\n"
+               "  word — in the name, id, status, tags, notes, data set, model or defense\n"
+               "  tag:baseline or #baseline — runs with that tag\n"
+               "  defense=mfdv  lambda1=0.1  dataset=mnist  train.lr=0.05 — a hyper-parameter (a dotted key or "
+               "its last part)\n"
+               "  epochs>5  defense!=none — compared, or negated\n"
+               "Esc clears it.")
 
 
 class ProjectExplorer(QTreeView):
@@ -168,6 +33,7 @@ class ProjectExplorer(QTreeView):
     attack_requested = Signal(list)
     duplicate_requested = Signal(str)
     delete_requested = Signal(str)
+    annotate_requested = Signal(str)        # edit a run's notes and tags
     row_activated = Signal(str, str)        # run id, robustness row key
     result_activated = Signal(str, str)     # run id, stored result name
 
@@ -181,7 +47,7 @@ class ProjectExplorer(QTreeView):
         self.setContextMenuPolicy(Qt.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.doubleClicked.connect(self._activated)
-        # status and accuracy as wide as their words: the run's name gets the rest of the panel
+        # status and accuracy as wide as their words: the run's name (and its tags, a second line) get the rest
         self.header().setStretchLastSection(False)
         self.header().setSectionResizeMode(1, QHeaderView.ResizeToContents)
         self.header().setSectionResizeMode(2, QHeaderView.ResizeToContents)
@@ -190,20 +56,20 @@ class ProjectExplorer(QTreeView):
         model.modelReset.connect(self._restore_selection)
 
     def selected_runs(self) -> list[str]:
-        """Selected runs (a selected child stands for its run), in the explorer's order."""
+        """Selected runs (a selected child stands for its run, a group for its runs), in the explorer's order."""
         out: list[str] = []
         for idx in self.selectionModel().selectedRows(0):
-            rid = idx.data(RUN_ID_ROLE)
-            if rid not in out:
-                out.append(rid)
+            group = idx.data(GROUP_ROLE)
+            for rid in group if group is not None else [idx.data(RUN_ID_ROLE)]:
+                if rid is not None and rid not in out:
+                    out.append(rid)
         return out
 
     def select_runs(self, run_ids: list[str]) -> None:
         """Select these runs (their rows) and no other, as clicks would."""
         sm = self.selectionModel()
         sm.clearSelection()
-        for i in range(self.tree.rowCount()):
-            idx = self.tree.index(i, 0)
+        for idx in self.tree.run_indexes():
             if idx.data(RUN_ID_ROLE) in run_ids:
                 sm.select(idx, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
                 self.scrollTo(idx)
@@ -218,11 +84,12 @@ class ProjectExplorer(QTreeView):
     @Slot()
     def _restore_selection(self) -> None:
         flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
-        for i in range(self.tree.rowCount()):
-            idx = self.tree.index(i, 0)
+        for idx in self.tree.run_indexes():
             if idx.data(RUN_ID_ROLE) in self._kept:
                 self.selectionModel().select(idx, flags)
-        if self._kept and not self.selected_runs():  # the selected runs are gone (deleted): say so
+        if self.tree.group_by != "none":
+            self.expandToDepth(0)   # a group's runs in view
+        if self._kept and not self.selected_runs():  # the selected runs are gone (deleted, filtered out): say so
             self.runs_selected.emit([])
         self.resizeColumnToContents(0)
 
@@ -232,30 +99,58 @@ class ProjectExplorer(QTreeView):
 
     @Slot(QModelIndex)
     def _activated(self, idx: QModelIndex) -> None:
-        if idx.isValid() and idx.parent().isValid():
+        if idx.isValid() and idx.parent().isValid() and idx.data(KEY_ROLE) is not None:
             signal = self.result_activated if idx.data(RESULT_ROLE) else self.row_activated
             signal.emit(idx.data(RUN_ID_ROLE), idx.data(KEY_ROLE))
 
     @Slot(QPoint)
     def _menu(self, pos: QPoint) -> None:
         idx = self.indexAt(pos)
-        if not idx.isValid():
+        rid = idx.data(RUN_ID_ROLE) if idx.isValid() else None
+        if rid is None:   # (a group's row)
             return
-        rid = idx.data(RUN_ID_ROLE)
         entry = self.tree.entry(rid)
         m = QMenu(self)
         a_res = m.addAction("Resume")
         a_res.setEnabled(entry is not None and entry.info.status in ("interrupted", "failed"))
         a_att = m.addAction("Attack…")
         a_dup = m.addAction("Duplicate config…")
+        a_note = m.addAction("Notes and tags…")
         m.addSeparator()
         a_del = m.addAction("Delete")  # to the project's trash: Edit ▸ Undo restores it, so nothing asks first
+        a_del.setShortcut(QKeySequence(Qt.Key_Delete))   # (the key itself is Edit ▸ Move selected runs to the trash)
         chosen = m.exec(self.viewport().mapToGlobal(pos))
-        if chosen is a_res:
-            self.resume_requested.emit(rid)
-        elif chosen is a_att:
-            self.attack_requested.emit([rid])
-        elif chosen is a_dup:
-            self.duplicate_requested.emit(rid)
-        elif chosen is a_del:
-            self.delete_requested.emit(rid)
+        signals = {a_res: (self.resume_requested, rid), a_att: (self.attack_requested, [rid]),
+                   a_dup: (self.duplicate_requested, rid), a_note: (self.annotate_requested, rid),
+                   a_del: (self.delete_requested, rid)}
+        if chosen in signals:
+            signal, arg = signals[chosen]
+            signal.emit(arg)
+
+
+class ExplorerPanel(QWidget):
+    """The dock's contents: the filter box and the group-by choice above the tree (``explorer``)."""
+
+    def __init__(self, explorer: ProjectExplorer, parent=None) -> None:
+        super().__init__(parent)
+        self.explorer = explorer
+        self.filter = FilterBox("filter: word, tag:x, defense=mfdv, lambda1=0.1")
+        self.filter.setToolTip(FILTER_HELP)
+        self.group = QComboBox()
+        for key, text in GROUPS.items():
+            self.group.addItem(text, key)
+        self.group.setToolTip("group the runs by their tags, defense, backbone or data set")
+        self.filter.textChanged.connect(self._changed)
+        self.group.currentIndexChanged.connect(self._changed)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.group)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(top)
+        lay.addWidget(explorer, 1)
+
+    @Slot()
+    def _changed(self, *_) -> None:
+        self.explorer.tree.set_view(self.filter.text().strip(), self.group.currentData())

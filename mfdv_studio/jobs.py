@@ -16,6 +16,8 @@ from typing import Callable
 from mfdv_engine import api
 from mfdv_engine.events import Event, Progress, TrainingEvent
 
+from .progress import Stages, TrainProgress, attack_stages, likely_stochastic
+
 
 @dataclass
 class JobContext:
@@ -36,11 +38,13 @@ class Job:
     meta: dict = field(default_factory=dict)
 
 
-def _sink(ctx: JobContext, on_training: Callable[[str, dict], None] | None = None) -> Callable[[Event], None]:
-    """The API's events, passed on typed: progress as the worker's progress, the rest as yielded."""
+def _sink(ctx: JobContext, on_training: Callable[[str, dict], None] | None = None,
+          stages: Stages | None = None) -> Callable[[Event], None]:
+    """The API's events, passed on typed: progress as the worker's progress (``stages``: its phases
+    made one fraction of the whole job), the rest as yielded."""
     def on_event(event: Event) -> None:
         if isinstance(event, Progress):
-            ctx.progress(event.phase, event.fraction)
+            ctx.progress(event.phase, stages(event.phase, event.fraction) if stages else event.fraction)
         elif isinstance(event, TrainingEvent) and on_training is not None:
             on_training(event.kind, dict(event.data))
         else:
@@ -53,25 +57,27 @@ def _sink(ctx: JobContext, on_training: Callable[[str, dict], None] | None = Non
 def train_job(project_path: str, config=None, *, resume: str | None = None, data_root=None,
               device: str | None = None) -> Job:
     def fn(ctx: JobContext) -> dict:
-        state = {"epochs": 1, "done": 0, "spe": 0}
+        bar = TrainProgress()   # each epoch's evaluation weighed in: the bar never stands at 100 % early
 
         def on_training(kind: str, data: dict) -> None:
             if kind == "run":
-                state["epochs"] = max(1, int(data.get("epochs", 1)))
-                state["done"] = int(data.get("epochs_done", 0))
+                bar.on_run(data)
             elif kind == "start":
-                state["spe"] = int(data.get("steps_per_epoch", 0))
-            elif kind == "step" and state["spe"]:
-                total = state["spe"] * state["epochs"]
-                ctx.progress(f"training, epoch {int(data['epoch'])} of {state['epochs']}",
-                             min(1.0, float(data["step"]) / total))
-            elif kind == "evaluating":  # its length is unknown: the bar goes busy rather than stand still
-                ctx.progress(f"evaluating epoch {int(data['epoch'])} of {state['epochs']} on {data['n']} test images "
-                             f"(MC-{data['mc_samples']})", None)
+                bar.on_start(data)
+            elif kind == "step":
+                frac = bar.on_step(data)
+                if frac is not None:
+                    ctx.progress(f"training, epoch {int(data['epoch'])} of {bar.epochs}", frac)
+            elif kind == "evaluating":
+                ctx.progress(f"evaluating epoch {int(data['epoch'])} of {bar.epochs} on {data['n']} test images "
+                             f"(MC-{data['mc_samples']})", bar.on_evaluating(data))
+            elif kind == "epoch":
+                ctx.progress(f"epoch {int(data['epoch'])} of {bar.epochs} done", bar.on_epoch(data))
             ctx.emit(kind, data)
 
         ctx.progress("loading the data set", None)
-        kw = dict(data_root=data_root, device=device, on_event=_sink(ctx, on_training), cancel=ctx.cancel)
+        # (decoding the data set comes first: busy, not a bar that then restarts at 0 for the training)
+        kw = dict(data_root=data_root, device=device, on_event=_sink(ctx, on_training, Stages([])), cancel=ctx.cancel)
         summary = api.resume(project_path, resume, **kw) if resume else api.train(project_path, config, **kw)
         return summary.to_dict()
 
@@ -89,11 +95,16 @@ def _rows_result(res: api.Rows) -> dict:
 
 def attack_job(project_path: str, run_id: str, attacks: str, *, eps: float | None, proto, params=(),
                data_root=None, device: str = "auto") -> Job:
-    api.plan_attack(project_path, run_id, attacks, eps=eps, params=params, protocol=proto)  # bad input fails now
+    e, specs, suite_over = api.plan_attack(project_path, run_id, attacks, eps=eps, params=params,
+                                           protocol=proto)  # bad input fails now
 
     def fn(ctx: JobContext) -> dict:
+        info = next((i for i in api.runs(project_path) if i.run_id == run_id), None)
+        stages = Stages(attack_stages(specs, suite_over, e, proto.eot_samples,
+                                      likely_stochastic(info.config) if info is not None else True))
         return _rows_result(api.attack(project_path, run_id, attacks, eps=eps, params=params, protocol=proto,
-                                       data_root=data_root, device=device, on_event=_sink(ctx), cancel=ctx.cancel))
+                                       data_root=data_root, device=device, on_event=_sink(ctx, stages=stages),
+                                       cancel=ctx.cancel))
 
     return Job("attack", f"Attack {run_id}: {attacks}", fn, {"run_id": run_id})
 
@@ -107,8 +118,10 @@ def sweep_job(project_path: str, run_id: str, kind: str, *, proto, eps: float | 
     sweep_loss(kind, loss)  # an unknown kind or loss fails here, before the job starts
 
     def fn(ctx: JobContext) -> dict:
+        stages = Stages([(f"{kind} sweep ", 1.0)])   # (decoding the data first: of unknown length, not a restart)
         return _rows_result(api.sweep(project_path, run_id, kind, values=values, eps=eps, loss=loss, protocol=proto,
-                                      data_root=data_root, device=device, on_event=_sink(ctx), cancel=ctx.cancel))
+                                      data_root=data_root, device=device, on_event=_sink(ctx, stages=stages),
+                                      cancel=ctx.cancel))
 
     return Job("sweep", f"{kind} sweep of {run_id}", fn, {"run_id": run_id})
 
@@ -143,6 +156,15 @@ def delete_job(project_path: str, run_id: str) -> Job:
         return {"run_id": run_id, "status": "finished"}
 
     return Job("delete", f"Move {run_id} to the trash", fn, {"run_id": run_id, "project": project_path})
+
+
+def annotate_job(project_path: str, run_id: str, *, notes: str | None = None, tags: list[str] | None = None) -> Job:
+    """Set a run's notes and tags (None keeps that part)."""
+    def fn(ctx: JobContext) -> dict:
+        info = api.annotate(project_path, run_id, notes=notes, tags=tags)
+        return {"run_id": run_id, "status": "finished", "notes": info.notes, "tags": list(info.tags)}
+
+    return Job("annotate", f"Notes and tags of {run_id}", fn, {"run_id": run_id})
 
 
 def restore_job(project_path: str, run_id: str) -> Job:

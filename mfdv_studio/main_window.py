@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWidget, QTabWidget
 
 from mfdv_engine.events import RowStored, TrainingEvent
 from mfdv_engine.safetext import printable  # every string from a file, before it becomes widget text
 from mfdv_engine.store import RunInfo
 
-from . import preferences as prefs, reads, settings as st
+from . import lockfile, preferences as prefs, reads, screenfit, settings as st
 from .actions import StudioActions
 from .commands import Commands
-from .explorer import ProjectExplorer, ProjectTreeModel
+from .explorer import ExplorerPanel, ProjectExplorer, ProjectTreeModel
+from .export_folder import ExportFolder
 from .jobs import Job
 from .project_commands import ProjectCommands
 from .reads import CurvesFor
@@ -50,6 +51,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         self.errors: list[tuple[str, str, str]] = []
         self.results: list[tuple[str, dict]] = []
         self.trashed: list[tuple[Path, str]] = []   # what Edit ▸ Undo restores (.project_commands)
+        self.exports = ExportFolder(self.settings)    # where every export dialog opens
         self._build_views()
         self._build_explorer()
         self.worker = Worker("mfdv-engine-worker")            # write jobs (.jobs)
@@ -64,11 +66,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         self.menus.set_recent(st.recent_files(self.settings))
         self._start_workers()
         self.status.device_label.setText(prefs.apply(self.settings))
-        geo = self.settings.value("geometry")
-        if isinstance(geo, (QByteArray, bytes)):
-            self.restoreGeometry(geo)
-        else:
-            self.resize(1280, 820)
+        screenfit.place(self, self.settings.value("geometry"))   # never larger than the screen
         if project_path is not None:
             self.open_project(project_path)
 
@@ -79,6 +77,8 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         self.gallery = GalleryView()
         self.boundaries = BoundariesView()
         self.compare = CompareView()
+        for view in (self.training, self.robustness, self.compare):
+            view.exports = self.exports
         self.tabs = QTabWidget()
         for view, name in ((self.training, "Training"), (self.robustness, "Robustness"), (self.compare, "Compare"),
                            (self.gallery, "Gallery"), (self.boundaries, "Decision boundaries")):
@@ -106,11 +106,13 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         e.attack_requested.connect(self.new_attack)
         e.duplicate_requested.connect(self.duplicate_run)
         e.delete_requested.connect(self.delete_run)
+        e.annotate_requested.connect(self.annotate_run)
         e.row_activated.connect(self.show_row_examples)
         e.result_activated.connect(self.request_stored_result)
         dock = QDockWidget("Project", self)
         dock.setObjectName("explorer")
-        dock.setWidget(e)
+        self.explorer_panel = ExplorerPanel(e)   # the filter box and group-by choice above the tree
+        dock.setWidget(self.explorer_panel)
         self.addDockWidget(Qt.LeftDockWidgetArea, dock)
         self.resizeDocks([dock], [300], Qt.Horizontal)   # room for a run's name, status and accuracy
         self.explorer_dock = dock
@@ -129,7 +131,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
     @Slot(str)
     def open_project(self, path, create: bool = True) -> None:
         """Open (or create) a project; jobs submitted from now on go to it."""
-        self.project_path = Path(path).expanduser().resolve()
+        self.project_path = self.exports.project = Path(path).expanduser().resolve()
         self.menus.set_project_open(True)
         self.update_undo()
         self.reader.submit(reads.open_job(self.project_path, create=create))
@@ -197,11 +199,11 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
             self.status.message(sentence, 8000)
         else:
             if job.kind == "open":
-                self.project_path = self._opened_path
+                self.project_path = self.exports.project = self._opened_path
             self.show_error(READ_TITLES.get(job.kind, job.title), sentence, details)
 
     def _opened(self, snap: reads.Snapshot) -> None:
-        self.project_path = self._opened_path = snap.path
+        self.project_path = self._opened_path = self.exports.project = snap.path
         self.setWindowTitle(printable(f"MFDV Studio — {snap.path.name}"))
         st.push_recent(self.settings, str(snap.path))
         self.menus.set_recent(st.recent_files(self.settings))
@@ -290,6 +292,8 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
                 self.tabs.setCurrentWidget(self.robustness)
         elif isinstance(event, TrainingEvent) and event.kind == "run":
             self._training_started(event.data)
+        elif isinstance(event, TrainingEvent) and event.kind == "start":
+            self.training.set_steps_per_epoch(int(event.data.get("steps_per_epoch") or 0))
         elif isinstance(event, TrainingEvent) and event.kind in ("step", "epoch"):
             self.training.add_event(event.kind, event.data)
 
@@ -320,6 +324,8 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
             self.boundaries.show_result(result)
         elif job.kind in ("delete", "restore"):
             self.trash_job_returned(job, result)
+        elif job.kind == "annotate":
+            self.status.message(f"Stored the notes and tags of {result.get('run_id')}", 5000)
         self.status.done(f"{job.title}: {status}", finished=status == "finished")
         self.refresh()
 
@@ -352,7 +358,10 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         super().closeEvent(e)
 
     def shutdown(self) -> None:
-        """Stop and join both workers (tests, app exit)."""
+        """Stop and join both workers (tests, app exit); then the project's lock file goes, unless
+        another process holds it (a clean quit leaves no ``.lock`` beside the project)."""
         self.training.timer.stop()
-        self.worker.stop()
+        stopped = self.worker.stop()
         self.reader.stop()
+        if stopped:
+            lockfile.remove_if_free(self.project_path)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QDialog
 
 from mfdv_engine.safetext import printable  # run ids and job titles come from the project file
 
-from . import jobs, reads
+from . import jobs, lockfile, reads
+from .annotate_dialog import AnnotateDialog
 
 
 class ProjectCommands:
@@ -33,6 +34,15 @@ class ProjectCommands:
             self.show_error("Delete run", "This run is training now; cancel it before deleting it.", "")
             return
         self.submit(jobs.delete_job(str(self.project_path), run_id))
+
+    @Slot()
+    def delete_selected_runs(self) -> None:
+        """Edit ▸ Move selected runs to the trash (Delete in the Project panel), as the context menu's Delete."""
+        ids = self.selected_runs()
+        if not ids:
+            self.status.message("Select a run in the Project panel first", 5000)
+        for rid in ids:
+            self.delete_run(rid)
 
     @Slot()
     def undo(self) -> None:
@@ -60,6 +70,26 @@ class ProjectCommands:
         else:
             self.status.message(f"Restored run {rid}", 5000)
 
+    # ---------------------------------------------------------------- notes and tags
+    @Slot()
+    def annotate_selected_run(self) -> None:
+        ids = self.selected_runs()
+        if not ids:
+            self.status.message("Select a run in the Project panel first", 5000)
+            return
+        self.annotate_run(ids[0])
+
+    @Slot(str)
+    def annotate_run(self, run_id: str) -> None:
+        """Edit a run's notes and tags in a dialog; stored by a job on the engine worker."""
+        entry = self.snapshot.entry(run_id)
+        if entry is None or self.project_path is None:
+            return
+        known = sorted({t for i in self.snapshot.infos() for t in i.tags})
+        d = AnnotateDialog(f"{entry.info.name} ({run_id})", entry.info.notes, list(entry.info.tags), known, self)
+        if d.exec() == QDialog.Accepted:
+            self.submit(jobs.annotate_job(str(self.project_path), run_id, notes=d.notes(), tags=d.tags()))
+
     # ---------------------------------------------------------------- close
     @Slot()
     def close_project(self) -> bool:
@@ -73,13 +103,14 @@ class ProjectCommands:
                                                        "run stays resumable from its last finished epoch.")):
                 self.cancel_job()
             return False
-        self.project_path = self._opened_path = None
+        lockfile.remove_if_free(self.project_path)   # (no job of ours writes it now; another process's lock stays)
+        self.project_path = self._opened_path = self.exports.project = None
         self.live_run = None
         self.snapshot = reads.Snapshot(Path())
         self.render_snapshot(self.snapshot)
         self.training.set_overlays({})
         self.training.show_curves({}, "no project open")
-        self.robustness.checklist.clear()
+        self.robustness.checklist_pane.clear()
         self.gallery.legend.setText("")
         self.boundaries.graphics.clear()
         self.boundaries.result = None
@@ -97,8 +128,7 @@ class ProjectCommands:
             return
         ids = self.selected_runs()
         which = ", ".join(ids) if ids else "every run"
-        path, _ = QFileDialog.getSaveFileName(self, printable(f"Export training curves of {which}"), "curves.csv",
-                                              "CSV (*.csv)")
+        path = self.exports.ask(self, printable(f"Export training curves of {which}"), "curves.csv", "CSV (*.csv)")
         if path:
             self.export_curves(path, ids or None)
 

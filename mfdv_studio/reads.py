@@ -26,7 +26,9 @@ ROW_FIELDS = set(Row.__dataclass_fields__)
 
 
 def protocol_of(d: dict) -> str:
-    """The engine's own protocol sentence for a stored row."""
+    """The engine's own protocol sentence for a stored row (a dict, or the engine's Row itself)."""
+    if hasattr(d, "protocol_line") and "protocol" in d.keys():  # a whole Row (a partial one has no protocol)
+        return d.protocol_line()
     try:
         return Row(**{k: v for k, v in d.items() if k in ROW_FIELDS}).protocol_line()
     except TypeError:
@@ -134,9 +136,7 @@ def open_job(path: str | Path, *, create: bool) -> Job:
     """Check (or create) the project at ``path`` and read it."""
     def fn(ctx: JobContext) -> Opened:
         p = Path(path)
-        if create and not p.exists():
-            p.parent.mkdir(parents=True, exist_ok=True)
-        api.open_project(p, create=create)
+        api.open_project(p, create=create)   # a missing folder is refused in one sentence, never created
         return Opened(read_snapshot(p))
 
     return Job("open", f"Open {Path(path).name}", fn, {"path": str(path)})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from mfdv_engine.safetext import printable  # job titles quote run names
@@ -44,6 +44,10 @@ class JobStatus(QObject):
             bar.addPermanentWidget(w)
         self.title = ""
         self._anchor: tuple[float, float] | None = None   # (time, fraction) of the job's first report
+        self._eta: tuple[float, float] | None = None      # (time of the report, seconds left then)
+        self.countdown = QTimer(self)   # the ETA counts down between reports (an evaluation reports none)
+        self.countdown.setInterval(1000)
+        self.countdown.timeout.connect(self.tick)
         worker.started.connect(self.started, Qt.QueuedConnection)
         worker.progress.connect(self.progress, Qt.QueuedConnection)
         worker.finished.connect(self.finished, Qt.QueuedConnection)
@@ -62,7 +66,7 @@ class JobStatus(QObject):
         self.job_label.setText(printable(job.title))
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setValue(0)
-        self.eta_label.setText("")
+        self._set_eta(None)
         self.set_cancellable(True)
 
     @Slot(str, object)
@@ -71,15 +75,28 @@ class JobStatus(QObject):
         self.job_label.setText(printable(f"{self.title}: {phase}"))
         if fraction is None:
             self.progress_bar.setRange(0, 0)
-            self.eta_label.setText("")
+            self._set_eta(None)
             return
         frac = max(0.0, min(1.0, fraction))
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setValue(int(STEPS * frac))
-        eta = self._eta(frac)
-        self.eta_label.setText(f"ETA {_dur(eta)}" if eta is not None else "")
+        self._set_eta(self._eta_of(frac))
 
-    def _eta(self, frac: float) -> float | None:
+    def _set_eta(self, seconds: float | None) -> None:
+        self._eta = None if seconds is None else (time.monotonic(), seconds)
+        self.tick()
+        if seconds is None:
+            self.countdown.stop()
+        elif not self.countdown.isActive():
+            self.countdown.start()
+
+    @Slot()
+    def tick(self) -> None:
+        """The ETA less the time since it was told; gone once it has run out (no "ETA 0 s" while it runs)."""
+        left = None if self._eta is None else self._eta[1] - (time.monotonic() - self._eta[0])
+        self.eta_label.setText(f"ETA {_dur(left)}" if left is not None and left >= 0.5 else "")
+
+    def _eta_of(self, frac: float) -> float | None:
         """Seconds left at the rate seen since the first report (a resumed run starts part-way);
         None until the rate can be told: 2 s and 2 % of the job seen, or when the fraction went back."""
         now = time.monotonic()
@@ -97,7 +114,7 @@ class JobStatus(QObject):
         self.progress_bar.setRange(0, STEPS)
         if finished:
             self.progress_bar.setValue(STEPS)
-        self.eta_label.setText("")
+        self._set_eta(None)
 
     @Slot(object)
     def finished(self, job: Job) -> None:

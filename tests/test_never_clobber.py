@@ -39,7 +39,7 @@ def test_an_export_aimed_at_the_project_is_refused(proj, capsys, flag):
 def test_an_export_through_a_link_or_a_second_name_of_the_project_is_refused(proj, tmp_path, capsys):
     link = tmp_path / "innocent.csv"
     link.symlink_to(proj)
-    err = _refused(capsys, ["export", "--project", proj, "--csv", link], proj, says="which leads to")
+    _refused(capsys, ["export", "--project", proj, "--csv", link], proj, says="which leads to")
     hard = tmp_path / "hard.csv"
     os.link(proj, hard)  # the same file under another name: judged by what it is
     _refused(capsys, ["export", "--project", proj, "--csv", hard, "--overwrite"], proj, says="HDF5")

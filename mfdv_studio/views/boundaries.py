@@ -18,8 +18,17 @@ CMAP = pg.colormap.get("CET-D1")   # diverging: blue (class 0) – white – red
 GRID_CLASS_COLORS = ("#1f3b99", "#a31621")   # the test points of the 2-D runs, on that map
 
 
+#: categorical class colours, each told from the others at a glance (matplotlib's tab10, in its own order;
+#: evenly spaced hues made classes 6 and 7 two blues)
+CLASS_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf")
+
+
 def class_colors(n: int) -> list[pg.QtGui.QColor]:
-    """One colour per class, the same in the predicted-class map, its legend and the PCA."""
+    """One colour per class, the same in the predicted-class map, its legend and the PCA; past ten
+    classes (CIFAR-100, Tiny-ImageNet) n evenly spaced hues, since no palette keeps that many apart."""
+    if n <= len(CLASS_PALETTE):
+        return [pg.mkColor(c) for c in CLASS_PALETTE[:n]]
     return [pg.intColor(k, hues=max(n, 1)) for k in range(n)]
 
 

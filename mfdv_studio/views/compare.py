@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
                                QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 import mfdv_engine as mfdv
@@ -19,6 +19,8 @@ from mfdv_engine.evaluation.matrix import WORST_COL, Matrix, build_hparams, buil
 from mfdv_engine.evaluation.matrix_export import to_csv, to_latex, to_markdown
 from mfdv_engine.safetext import printable  # run names, attack names and row fields come from the project file
 from mfdv_engine.store import RunInfo
+
+from ..export_folder import ExportFolder
 
 #: export format → (writer, file filter, default file name)
 FORMATS = {"csv": (to_csv, "CSV (*.csv)", "robustness-matrix.csv"),
@@ -144,6 +146,7 @@ class CompareView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.exports = ExportFolder()   # where its save dialog opens (the window shares its own)
         self.infos: list[RunInfo] = []
         self.selected: list[str] = []
         self.model = MatrixModel(self)
@@ -257,7 +260,7 @@ class CompareView(QWidget):
 
     def _export_dialog(self, fmt: str) -> None:
         _, filt, name = FORMATS[fmt]
-        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", name, filt)
+        path = self.exports.ask(self, "Export the comparison", name, filt)
         if not path:
             return
         try:

@@ -104,3 +104,53 @@ class CurveBuffer:
 
     def arrays(self) -> dict[str, dict[str, np.ndarray]]:
         return {"step": self.step.arrays(), "epoch": self.epoch.arrays()}
+
+
+#: the training plots' x axes: key → axis label with its unit
+X_AXES = {"step": "step (batches)", "epoch": "epoch", "time": "training time (s, evaluation not counted)"}
+
+
+def steps_per_epoch(arrays: dict[str, dict[str, np.ndarray]], known: int | None = None) -> float | None:
+    """Steps in an epoch: ``known`` (the live run's trainer said), else from the epoch rows (an epoch's row
+    sits at step = epoch · steps), else the step rows' largest step over their largest epoch."""
+    if known:
+        return float(known)
+    for table in ("epoch", "step"):
+        cols = arrays.get(table) or {}
+        step, epoch = cols.get("step"), cols.get("epoch")
+        if step is None or epoch is None or not len(step):
+            continue
+        ok = np.isfinite(step) & np.isfinite(epoch) & (epoch > 0)
+        if ok.any():
+            i = int(np.argmax(np.where(ok, epoch, -1)))
+            return float(step[i] / epoch[i]) if step[i] > 0 else None
+    return None
+
+
+def x_of(cols: dict[str, np.ndarray], table: str, axis: str, spe: float | None) -> np.ndarray:
+    """The x of one table's rows on ``axis``: its step; epochs (fractional for step rows; an epoch's own
+    row at its epoch number); or training seconds (NaN where the run stored none)."""
+    step = cols.get("step", np.empty(0))
+    if axis == "time":
+        return cols.get("time", np.full(len(step), np.nan))
+    if axis == "epoch":
+        if table == "epoch" and "epoch" in cols:
+            return cols["epoch"]
+        return step / spe if spe else np.full(len(step), np.nan)
+    return step
+
+
+def with_x(arrays: dict[str, dict[str, np.ndarray]], axis: str, spe: int | None = None) -> dict:
+    """``arrays`` with each table's x on ``axis`` as its ``_x`` column (what the lines are drawn over)."""
+    per = steps_per_epoch(arrays, spe) if axis == "epoch" else None
+    return {table: dict(cols, _x=x_of(cols, table, axis, per)) if cols else cols for table, cols in arrays.items()}
+
+
+def as_arrays(curves: dict) -> dict[str, dict[str, np.ndarray]]:
+    """A stored run's curves as float columns; a table without its step column has nothing to draw."""
+    out = {}
+    for kind in ("step", "epoch"):
+        cols = {k: np.asarray(v) for k, v in (curves.get(kind) or {}).items()}
+        cols = {k: v.astype(float) for k, v in cols.items() if v.ndim == 1 and np.issubdtype(v.dtype, np.number)}
+        out[kind] = cols if "step" in cols else {}
+    return out

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFrame, QGridLayout, QHBoxLay
 from mfdv_engine.defaults import eps_text
 from mfdv_engine.safetext import printable  # run names, row keys and member names come from the project file
 
+from .rowtext import row_label, sorted_rows
 from .sweep_slider import SweepSlider
 from .sweeps import LOSS_NAMES
 
@@ -210,8 +211,10 @@ class GalleryView(QWidget):
         cur = self.key_box.currentData()
         self.key_box.blockSignals(True)
         self.key_box.clear()
-        for r in self._rows.get(rid, []):
-            self.key_box.addItem(printable(r["key"]), r["key"])
+        for r in sorted_rows(self._rows.get(rid, [])):   # as the robustness table lists them, readable
+            self.key_box.addItem(printable(row_label(r)), r["key"])
+            self.key_box.setItemData(self.key_box.count() - 1, printable(r.get("protocol") or r["key"], multiline=True),
+                                     Qt.ToolTipRole)
         j = self.key_box.findData(cur)
         self.key_box.setCurrentIndex(max(j, 0))
         self.key_box.blockSignals(False)
@@ -235,7 +238,7 @@ class GalleryView(QWidget):
             if g is not None:
                 self.show_gallery(rid, key, g)
                 return
-            self.legend.setText(printable(f"reading the examples of {key}…"))
+            self.legend.setText(printable(f"reading the examples of {row_label(row) if row else key}…"))
         self._rebuild()
 
     @Slot(str)

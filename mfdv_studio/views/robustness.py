@@ -7,46 +7,22 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 import mfdv_engine as mfdv
 from mfdv_engine.defaults import eps_text
 from mfdv_engine.safetext import printable  # row fields, messages and run names come from the project file
 
+from ..export_folder import ExportFolder
+from .checklist import ChecklistPane
+from .filterbox import FilterBox
+from .rowtext import is_sweep, sorted_rows, suite_members, suite_of
 from .sweeps import LOSS_NAMES, SweepPlots, gradient_order
 
 COLUMNS = ["run", "attack", "ε", "steps", "gradient", "EOT", "MC", "n", "clean", "robust", "95% CI", "time (s)"]
 SORT_ROLE = Qt.UserRole + 1
 SUITE_TINT, MEMBER_TINT = QColor("#d6e4f5"), QColor("#eef3fa")   # a suite's row and its members' rows
-
-
-def is_sweep(r: dict) -> bool:
-    return bool(r.get("params", {}).get("sweep"))
-
-
-def suite_of(r: dict) -> tuple[str, bool]:
-    """(name of the suite the row belongs to or "", whether it is the suite's own row)."""
-    p = r.get("params", {})
-    if "members" in p:
-        return r.get("attack", ""), True
-    return p.get("suite") or "", False
-
-
-def _row_order(rows: list[dict]):
-    """Sort key: stand-alone rows first, then each suite's row followed by its members in the suite's order."""
-    pos = {(r.get("run_id"), suite_of(r)[0], float(r.get("eps") or 0), m.get("attack"), m.get("gradient")): i
-           for r in rows if suite_of(r)[1] for i, m in enumerate(r["params"]["members"])}
-
-    def key(r: dict):
-        suite, own = suite_of(r)
-        eps = float(r.get("eps") or 0)
-        member = pos.get((r.get("run_id"), suite, eps, r.get("attack"), r.get("gradient")), len(pos))
-        return (r.get("run_id", ""), r.get("params", {}).get("sweep") or "", suite, eps if suite else 0.0,
-                not own, member if suite and not own else 0, r.get("attack", ""), eps, r.get("steps") or 0,
-                gradient_order(r.get("gradient", "")))
-    return key
 
 
 class EvalTableModel(QAbstractTableModel):
@@ -55,13 +31,19 @@ class EvalTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[dict] = []
+        self._members: dict[int, list[int]] = {}
 
     def set_rows(self, rows: list[dict]) -> None:
         self.beginResetModel()
         # single-sample and EOT rows of the same attack adjacent
         # (a suite's members right below the suite's row)
-        self._rows = sorted(rows, key=_row_order(rows))
+        self._rows = sorted_rows(rows)
+        self._members = suite_members(self._rows)
         self.endResetModel()
+
+    def members_of(self, i: int) -> list[int]:
+        """The rows of the suite whose own row is row ``i`` (none for any other row)."""
+        return self._members.get(i, [])
 
     def add_row(self, row: dict) -> None:
         rows = [r for r in self._rows if not (r.get("run_id") == row.get("run_id") and r.get("key") == row.get("key"))]
@@ -172,6 +154,13 @@ class EvalProxy(QSortFilterProxyModel):
         self.setFilterKeyColumn(-1)
         self.setFilterCaseSensitivity(Qt.CaseInsensitive)
 
+    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802 (Qt override)
+        """A matching row, and a suite's own row while any of its members matches: a member
+        is never shown without the suite it belongs to."""
+        if super().filterAcceptsRow(row, parent):
+            return True
+        return any(super(EvalProxy, self).filterAcceptsRow(j, parent) for j in self.sourceModel().members_of(row))
+
     def lessThan(self, left, right) -> bool:
         a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
         if a != b:
@@ -214,10 +203,11 @@ class RobustnessView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.exports = ExportFolder()   # where its save dialog opens (the window shares its own)
         self.model = EvalTableModel(self)
         self.proxy = EvalProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.filter = QLineEdit()
+        self.filter = FilterBox()   # Esc clears it
         self.filter.setPlaceholderText("filter rows (attack, run, gradient…)")
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.table = QTableView()
@@ -240,13 +230,8 @@ class RobustnessView(QWidget):
 
         top = self._build_toolbar()
 
-        self.checklist = QTreeWidget()
-        self.checklist.setHeaderLabels(["", "check", "evidence"])
-        self.checklist.setRootIsDecorated(False)
-        self.checklist.setWordWrap(True)
-        self.checklist.header().setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        self.checklist.header().setSectionResizeMode(1, QHeaderView.Interactive)
-        self.checklist.setColumnWidth(1, 330)
+        self.checklist_pane = ChecklistPane()   # the checks, and the selected one in full beside them
+        self.checklist = self.checklist_pane.tree
 
         self.sweeps = SweepPlots()
         self.p_eps, self.p_steps, self.p_eot = (self.sweeps.plots[k] for k in ("eps", "steps", "eot"))
@@ -260,7 +245,7 @@ class RobustnessView(QWidget):
         self.lower = QTabWidget()
         self.lower.addTab(self.sweeps, "Sweeps")
         self.lower.addTab(self.sweep_table, "Sweep rows")
-        self.lower.addTab(self.checklist, "Checklist")
+        self.lower.addTab(self.checklist_pane, "Checklist")
         upper = QWidget()
         ul = QVBoxLayout(upper)
         ul.setContentsMargins(0, 0, 0, 0)
@@ -312,21 +297,12 @@ class RobustnessView(QWidget):
             return
         self.sweep_model.add_row(row)
         self.update_sweeps()
-        if self.lower.currentWidget() is self.checklist:
+        if self.lower.currentWidget() is self.checklist_pane:
             self.lower.setCurrentWidget(self.sweeps)  # a sweep is running: show its plot fill in
 
     def set_checklist(self, run_label: str, items: list[dict]) -> None:
-        self.lower.setCurrentWidget(self.checklist)
-        self.checklist.clear()
-        head = QTreeWidgetItem(["", printable(f"checklist of {run_label}"), ""])
-        self.checklist.addTopLevelItem(head)
-        for it in items:
-            badge = "PASS" if it["passed"] else "FLAG"
-            w = QTreeWidgetItem([badge, printable(it["title"]), printable(it["evidence"])])
-            w.setBackground(0, QColor("#c8f0c8" if it["passed"] else "#ffd59e"))
-            w.setForeground(0, QColor("#145214" if it["passed"] else "#8a4b00"))
-            w.setToolTip(2, printable(it["evidence"], multiline=True))
-            self.checklist.addTopLevelItem(w)
+        self.lower.setCurrentWidget(self.checklist_pane)
+        self.checklist_pane.set_items(run_label, items)
 
     def update_sweeps(self) -> None:
         self.sweeps.set_rows(self.sweep_model.rows())
@@ -369,7 +345,7 @@ class RobustnessView(QWidget):
 
     @Slot()
     def _export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the table as shown", "robustness.csv", "CSV (*.csv)")
+        path = self.exports.ask(self, "Export the table as shown", "robustness.csv", "CSV (*.csv)")
         if not path:
             return
         try:

@@ -70,6 +70,7 @@ class Line:
 
     def __init__(self, plot: pg.PlotItem, color, style: Qt.PenStyle, faint: bool, symbol: str | None) -> None:
         self.plot = plot
+        self.symbol, self._lone = symbol, False
         faint_color = pg.mkColor(color)
         faint_color.setAlpha(60)
         self.raw = plot.plot([], [], pen=pg.mkPen(faint_color, width=1, style=style)) if faint else None
@@ -86,16 +87,28 @@ class Line:
     def set(self, x: np.ndarray, y: np.ndarray, weight: float, scale: Scale | None) -> tuple[int, int]:
         """Draw y (smoothed with ``weight``) on ``scale``; returns (non-finite values skipped, values the scale
         cannot show), so that the view can say what it did not draw."""
-        ok = np.isfinite(y)
+        finite = np.isfinite(y)
+        ok = finite & np.isfinite(x)   # (x: no training time stored, on the time axis: said by the view)
         x, y = x[ok], y[ok]
         shown = smooth(y, weight) if weight > 0 else y
         raw_t, shown_t = (y, shown) if scale is None else (scale.fwd(y), scale.fwd(shown))
         fits = np.isfinite(shown_t)
         self.line.setData(x[fits], shown_t[fits])
+        self._mark_lone(int(fits.sum()) == 1)
         if self.raw is not None:
             rfits = np.isfinite(raw_t)
             self.raw.setData(x[rfits], raw_t[rfits])
-        return int((~ok).sum()), int((~fits).sum())
+        return int((~finite).sum()), int((~fits).sum())
+
+    def _mark_lone(self, lone: bool) -> None:
+        """A line of one point draws nothing: that point gets a dot (a metric with its own symbol keeps it)."""
+        if self.symbol is None and lone != self._lone:
+            self.line.setSymbol("o" if lone else None)
+            if lone:
+                self.line.setSymbolBrush(self.line.opts["pen"].color())
+                self.line.setSymbolPen(self.line.opts["pen"].color())
+                self.line.setSymbolSize(7)
+        self._lone = lone
 
     def items(self) -> list[pg.PlotDataItem]:
         return [i for i in (self.raw, self.line) if i is not None]
@@ -114,19 +127,24 @@ class RunLines:
     def draw(self, key: str, arrays: dict, layers: list[str], weight: float,
              scales: dict[str, Scale | None]) -> dict[str, tuple[int, int]]:
         """Update this run's lines on plot ``key``; per metric label: (non-finite, not on the scale) counts."""
-        stamp = (weight, scales.get(key), tuple(layers))
+        stamp = (weight, scales.get(key), scales.get("x"), tuple(layers))
         if not self.main and key in self._drawn and self._drawn[key][0] == stamp:
             return self._drawn[key][1]   # a stored run's curves do not change: smooth them once per setting
         counts: dict[str, tuple[int, int]] = {}
+        drawn = set()
         for m in metrics_of(arrays, layers):
             if m.plot != key:
                 continue
+            drawn.add(m.field)
             src = arrays[m.source]
             y = np.asarray(src[m.field], dtype=float) * m.factor
-            counts[m.label] = self._line(m).set(np.asarray(src["step"], dtype=float), y,
+            counts[m.label] = self._line(m).set(np.asarray(src.get("_x", src["step"]), dtype=float), y,
                                                 weight if m.smoothed else 0.0, scales.get(key))
             if key == "sigma" and self.main:
                 self._band(m, src)
+        for field, line in self.lines.items():   # a metric these curves lack (another run's) draws nothing
+            if line.plot is self.plots[key] and field not in drawn:
+                line.set(np.empty(0), np.empty(0), 0.0, None)
         if key == "sigma":
             self._drop_gone(arrays)
         self._drawn[key] = (stamp, counts)
@@ -151,7 +169,7 @@ class RunLines:
                 self.plots["sigma"].addItem(item)
             self.bands[layer] = (lo, hi, fill)
         lo, hi, _ = self.bands[layer]
-        x = s["step"]
+        x = np.asarray(s.get("_x", s["step"]), dtype=float)
         bx, blo, bhi = envelope(x, np.nan_to_num(s.get(f"sigma_min[{layer}]", np.zeros(len(x)))),
                                 np.nan_to_num(s.get(f"sigma_max[{layer}]", np.zeros(len(x)))))
         lo.setData(bx, blo)

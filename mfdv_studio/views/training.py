@@ -14,15 +14,17 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers exporters)
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
                                QVBoxLayout, QWidget)
 
 import mfdv_engine as mfdv
 from mfdv_engine.safetext import printable  # run names, messages and layer names come from the project file
 
-from .curvedata import CurveBuffer
+from ..export_folder import ExportFolder
+from .curvedata import X_AXES, CurveBuffer, as_arrays, with_x
 from .plotting import (LOG_ABS, SYMLOG, SYMLOG_C, TITLE_STYLE, label_axes, legend_row, run_color, sample,
                        scale_axes)
+from .plotfit import NoDataNote, RangeFitter, skipped_notes
 from .runlines import Metric, RunLines, layers_of, metrics_of
 
 #: plot key → (title, y-axis label with its unit)
@@ -32,7 +34,9 @@ PLOTS = {
     "lr": ("learning rate", "learning rate (per step)"),
     "sigma": ("σ per stochastic layer (line: mean, band: min–max)", "σ (layer-input units)"),
 }
-X_LABEL = "step (batches)"
+#: the σ plot's sentence when no run shown has a learned σ
+NO_SIGMA = ("no σ to show: this run has no learned-variance layer\n"
+            "(a plain or adversarially trained network, or PNI's own noise)")
 #: the loss axis choices: (combo text, scale, axis label saying which)
 LOSS_AXES = {
     "linear": ("loss axis: linear", None, "loss (nats)"),
@@ -43,27 +47,6 @@ LOSS_AXES = {
 NEUTRAL = "#555"   # legend samples of a line style shared by all compared runs
 
 
-def _as_arrays(curves: dict) -> dict[str, dict[str, np.ndarray]]:
-    """A stored run's curves as float columns; a table without its step column has nothing to draw."""
-    out = {}
-    for kind in ("step", "epoch"):
-        cols = {k: np.asarray(v) for k, v in (curves.get(kind) or {}).items()}
-        cols = {k: v.astype(float) for k, v in cols.items() if v.ndim == 1 and np.issubdtype(v.dtype, np.number)}
-        out[kind] = cols if "step" in cols else {}
-    return out
-
-
-def _notes(counts: dict[str, tuple[int, int]], scale_name: str) -> list[str]:
-    """What a plot did not draw, said in the plot (no series vanishes silently)."""
-    notes = []
-    for label, (bad, off) in counts.items():
-        if off:
-            notes.append(f"{label}: {off} zero value(s) not drawn on {scale_name}")
-        if bad:
-            notes.append(f"{label}: {bad} non-finite value(s) skipped")
-    return notes
-
-
 class TrainingView(QWidget):
     #: "Export CSV…": the window writes the selected runs' stored curves (read on its reader)
     curves_export_requested = Signal()
@@ -71,8 +54,11 @@ class TrainingView(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.buffer = CurveBuffer()
+        self.exports = ExportFolder()   # where its save dialogs open (the window shares its own)
         self.live_run: str | None = None
         self.main_name = ""
+        self.steps_per_epoch: int | None = None   # the live run's (its trainer says at the start)
+        self.fitter = RangeFitter()
         self.overlays: dict[str, dict] = {}   # run_id -> {"name":, "curves":}
         self._build_plots()
         self.main = RunLines(self.plots, main=True)
@@ -100,7 +86,7 @@ class TrainingView(QWidget):
             row, col = 2 * (i // 2), i % 2
             p = self.graphics.addPlot(row=row, col=col, axisItems=scale_axes())
             p.setTitle(title, **TITLE_STYLE)
-            label_axes(p, left, X_LABEL)
+            label_axes(p, left, X_AXES["step"])
             # a GridItem in the view, not the axes' own grid (showGrid): with it
             # every repaint replays both axes' pictures over the whole plot, 55-60 ms
             # for the four plots in software rendering against 10 ms with this
@@ -114,6 +100,7 @@ class TrainingView(QWidget):
         self.run_legend = legend_row(self.graphics.ci, 4, 0, colspan=2, columns=4)
         self.p_loss, self.p_acc, self.p_lr, self.p_sigma = self.plots.values()
         self._plots = list(self.plots.values())
+        self.sigma_note = NoDataNote(self.p_sigma)
 
     def _build_controls(self) -> None:
         self.smooth_slider = QSlider(Qt.Horizontal)
@@ -128,6 +115,12 @@ class TrainingView(QWidget):
         self.loss_axis.setToolTip(f"symlog: sign(y)·log10(1+|y|/c), c = {SYMLOG_C:g}, keeps MFDV's negative loss; "
                                   "log |loss| drops exact zeros (and says so in the plot)")
         self.loss_axis.currentIndexChanged.connect(self._set_loss_axis)
+        self.x_axis = QComboBox()
+        for key, text in (("step", "x: step"), ("epoch", "x: epoch"), ("time", "x: training time")):
+            self.x_axis.addItem(text, key)
+        self.x_axis.setToolTip("what the curves are drawn over: optimiser steps, epochs (fractional between "
+                               "epoch ends), or seconds of training since the run began (evaluation not counted)")
+        self.x_axis.currentIndexChanged.connect(self._set_x_axis)
         self.status = QLabel("no run yet")
         self.status.setTextFormat(Qt.PlainText)  # shows run names and failure sentences
         # a long failure sentence wraps: unwrapped it widened the whole window past the screen
@@ -145,6 +138,7 @@ class TrainingView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Smoothing"))
         bar.addWidget(self.smooth_slider, 1)
+        bar.addWidget(self.x_axis)
         bar.addWidget(self.loss_axis)
         bar.addWidget(png)
         bar.addWidget(svg)
@@ -158,7 +152,9 @@ class TrainingView(QWidget):
     def start_live(self, run_id: str | None, name: str = "") -> None:
         self.buffer.clear()
         self.live_run = run_id
-        self.main_name = f"{name or run_id or ''} (live)"
+        self.steps_per_epoch = None
+        self._live_name = name or run_id or ""
+        self.main_name = f"{self._live_name} (live)"
         self._legend_sig = None
         self.status.setText(printable(f"training {name or run_id or ''}…"))
         self.buffer.dirty = True
@@ -188,12 +184,23 @@ class TrainingView(QWidget):
                                 f"loss {data.get('loss', float('nan')):.3f}")
 
     def finish_live(self, text: str) -> None:
+        """The live run ended: its curves stay, named without "(live)"."""
         self.status.setText(printable(text))
+        if self.main_name.endswith(" (live)"):
+            self.main_name = self.main_name[:-len(" (live)")]
+            self._legend_sig = None
+        self.live_run = None
+        self.buffer.dirty = True
+
+    def set_steps_per_epoch(self, n: int) -> None:
+        """The live run's steps per epoch (its epochs axis before its first epoch ends)."""
+        self.steps_per_epoch = int(n) or None
         self.buffer.dirty = True
 
     def show_curves(self, curves: dict, label: str) -> None:
         """Show a stored run (not training now) as the main curves."""
         self.buffer.clear()
+        self.steps_per_epoch = None
         self.load_existing(curves)
         self.buffer.dirty = True  # also when the stored run has no points: clear the previous curves
         self.main_name = label
@@ -218,7 +225,7 @@ class TrainingView(QWidget):
         n = len(runs) + offset
         self.main = RunLines(self.plots, run_color(0, n) if self._main_in_legend else None, main=True)
         self.compared = [RunLines(self.plots, run_color(i + offset, n)) for i in range(len(runs))]
-        self._compared_arrays = [_as_arrays(info.get("curves") or {}) for info in runs.values()]
+        self._compared_arrays = [as_arrays(info.get("curves") or {}) for info in runs.values()]
         self._legend_sig = None
         self.buffer.dirty = True
 
@@ -231,7 +238,15 @@ class TrainingView(QWidget):
     def _set_loss_axis(self, _index: int) -> None:
         _, scale, label = LOSS_AXES[self.loss_axis.currentData()]
         self.p_loss.getAxis("left").set_scale(scale)
-        label_axes(self.p_loss, label, X_LABEL)
+        label_axes(self.p_loss, label, X_AXES[self.x_axis.currentData()])
+        self.buffer.dirty = True
+
+    @Slot(int)
+    def _set_x_axis(self, _index: int) -> None:
+        for key, plot in self.plots.items():
+            left = LOSS_AXES[self.loss_axis.currentData()][2] if key == "loss" else PLOTS[key][1]
+            label_axes(plot, left, X_AXES[self.x_axis.currentData()])
+            plot.enableAutoRange()   # the old axis's range means nothing on the new one
         self.buffer.dirty = True
 
     @Slot()
@@ -262,7 +277,10 @@ class TrainingView(QWidget):
             self._draw(plot)
 
     def _runs(self) -> list[tuple[RunLines, dict]]:
-        return [(self.main, self._arrays), *zip(self.compared, self._compared_arrays)]
+        """Each run's lines and its curves, with the x of the chosen axis (``_x``) added."""
+        axis = self.x_axis.currentData()
+        return [(self.main, with_x(self._arrays, axis, self.steps_per_epoch)),
+                *((lines, with_x(a, axis)) for lines, a in zip(self.compared, self._compared_arrays))]
 
     def _draw(self, plot: pg.PlotItem) -> None:
         key = next(k for k, p in self.plots.items() if p is plot)
@@ -271,15 +289,31 @@ class TrainingView(QWidget):
         runs = self._runs()
         layers = sorted({layer for _, arrays in runs for layer in layers_of(arrays["step"])})
         counts: dict[str, tuple[int, int]] = {}
+        scales = {"loss": loss_scale, "x": self.x_axis.currentData()}
         for lines, arrays in runs:
-            for label, (bad, off) in lines.draw(key, arrays, layers, weight, {"loss": loss_scale}).items():
+            for label, (bad, off) in lines.draw(key, arrays, layers, weight, scales).items():
                 b, o = counts.get(label, (0, 0))
                 counts[label] = (b + bad, o + off)
-        notes = _notes(counts, loss_scale.name if key == "loss" and loss_scale else "")
+        notes = skipped_notes(counts, loss_scale.name if key == "loss" and loss_scale else "") + self._axis_notes(runs)
         title = printable(self._title(key) + "".join(f"<br>⚠ {n}" for n in notes))
         if plot.titleLabel.text != title:
             plot.setTitle(title, **TITLE_STYLE)
+        if key == "sigma":
+            has_points = any(len(a["step"].get("step", ())) for _, a in runs)
+            if has_points and not layers:
+                self.sigma_note.show(NO_SIGMA)
+            else:
+                self.sigma_note.hide()
+        if not (key == "sigma" and self.sigma_note.shown):
+            self.fitter.fit(key, plot)
         self._update_legends(runs, layers)
+
+    def _axis_notes(self, runs: list[tuple[RunLines, dict]]) -> list[str]:
+        """On the training-time axis, a run that stored no times (an older project) is not drawn: say so."""
+        if self.x_axis.currentData() != "time":
+            return []
+        missing = sum(1 for _, a in runs if len(a["step"].get("step", ())) and "time" not in a["step"])
+        return [f"{missing} run(s) stored no training time: choose x: step or epoch"] if missing else []
 
     def _title(self, key: str) -> str:
         """A plot's title; compared runs draw σ means only (a band each would hide the others)."""
@@ -335,7 +369,7 @@ class TrainingView(QWidget):
 
     def _export_dialog(self, name: str, filt: str) -> None:
         """A folder, no permission or a full disk: said under the plots, never raised in the slot."""
-        path, _ = QFileDialog.getSaveFileName(self, "Export plots", name, filt)
+        path = self.exports.ask(self, "Export plots", name, filt)
         if not path:
             return
         try:

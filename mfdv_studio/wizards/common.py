@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import (QComboBox, QFrame, QLabel, QLineEdit, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFrame, QLabel, QLineEdit, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget,
                                QWizardPage)
 
 #: both wizards open this large (Qt's default, ~500×360, clipped the protocol page and hid errors)
@@ -79,7 +79,10 @@ def field_box(widget: QWidget, *labels: QLabel) -> QWidget:
 
 
 def field_text(w: QWidget) -> str:
-    """What a field holds as text: a combo's item data (its registry name) or its typed text."""
+    """What a field holds as text: a combo's item data (its registry name), a check box's true/false,
+    or its typed text."""
+    if isinstance(w, QCheckBox):
+        return "true" if w.isChecked() else "false"
     if isinstance(w, QComboBox):
         if w.isEditable():
             return w.currentText()
@@ -94,7 +97,9 @@ def field_text(w: QWidget) -> str:
 
 def set_field(w: QWidget, text: str) -> None:
     """Put ``text`` (printable) in a field; a combo picks the item whose data is ``text``."""
-    if isinstance(w, QComboBox):
+    if isinstance(w, QCheckBox):
+        w.setChecked(text.strip().lower() in ("true", "1", "yes"))
+    elif isinstance(w, QComboBox):
         i = w.findData(text)
         if i < 0 and w.isEditable():
             w.setEditText(text)

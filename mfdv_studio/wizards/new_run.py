@@ -3,8 +3,6 @@ parameters → training → summary. Choices are drop-downs of the engine's regi
 choices come back from QSettings; name and description follow the config unless typed."""
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import QSettings, Slot
 from PySide6.QtWidgets import QComboBox, QFormLayout, QPlainTextEdit, QVBoxLayout, QWizard
 
@@ -15,10 +13,12 @@ from mfdv_engine.safetext import printable  # a duplicated run's config comes fr
 from .. import settings as st
 from .common import (WIZARD_SIZE, Page, err_label, field_text, note_label, recall, remember, scroll_page, set_field,
                      set_text)
-from .run_fields import FieldForm, combo, fmt, registry_choices
+from .run_fields import FieldForm, combo, config_summary, fmt, registry_choices
 
 MEMORY = "new_run"
 DEFAULT_PRESET = "demo-lenet-mfdv"
+#: the example limits, which a preset's change keeps where the user typed them
+LIMITS = {"data.limit_train": "Training examples (null = all)", "data.limit_test": "Test examples (null = all)"}
 #: the fields whose change makes an untyped name and description follow
 IDENTITY = ("data.name", "model.name", "model.stochastic")
 
@@ -37,6 +37,7 @@ class NewRunWizard(QWizard):
         self.default_device = default_device
         self.copy_of = ""  # the run a duplicate was made from (its description says so)
         self.typed = {"name": False, "description": False}  # typed by the user: no longer follows the config
+        self.typed_limits: dict[str, str] = {}   # example limits the user typed: a new preset keeps them
         self._filling = False
         self._ident: tuple[str, ...] = ()
         self.pages = [self._data_page(), self._model_page(), self._defense_page(), self._train_page(),
@@ -69,8 +70,11 @@ class NewRunWizard(QWizard):
         c = self.choices
         self.data_form.add("data.name", "Data set", "", c["data.name"])
         self.data_form.add("data.augment", "Training augmentation", "", c["data.augment"])
-        self.data_form.add("data.limit_train", "Training examples (null = all)", None)
-        self.data_form.add("data.limit_test", "Test examples (null = all)", None)
+        for key, label in LIMITS.items():
+            w = self.data_form.add(key, label, None)
+            w.textChanged.connect(lambda t, k=key: self._limit_typed(k, t))
+        self.limits_note = note_label()
+        self.data_form.form.addRow("", self.limits_note)
         lay = QVBoxLayout(body)
         lay.addWidget(self.data_form)
         lay.addStretch(1)
@@ -140,10 +144,25 @@ class NewRunWizard(QWizard):
     # ---------------------------------------------------------------- filling
     @Slot()
     def _preset_changed(self) -> None:
+        """The preset's values in every field, but the example limits the user typed stay (and it says so)."""
         name = self.preset_box.currentData()
         self.copy_of = ""
+        kept = dict(self.typed_limits)
         self._fill(load_preset(name) if name else RunConfig())
         self.typed = {"name": False, "description": False}
+        for key, text in kept.items():
+            set_field(self.data_form.fields[key][0], text)
+        set_text(self.limits_note, printable(
+            "kept the example limits you typed (" + ", ".join(f"{k.split('.')[-1]}={v}" for k, v in kept.items())
+            + "); type null for all the examples") if kept else "")
+
+    def _limit_typed(self, key: str, text: str) -> None:
+        if not self._filling:
+            text = text.strip()
+            if text and text != "null":
+                self.typed_limits[key] = text
+            else:
+                self.typed_limits.pop(key, None)
 
     def load_config(self, cfg: RunConfig, name: str | None = None, copy_of: str | None = None) -> None:
         """Prefill every page from an existing config (duplicate a run). Its description is
@@ -183,13 +202,17 @@ class NewRunWizard(QWizard):
         name = field_text(self.defense_box)
         try:
             params = dict(get_defense(name).default_params())
+            choices = get_defense(name).param_choices()
         except MfdvError:
-            params = {}  # an unknown defense (a stranger's config): its error shows on the summary
+            params, choices = {}, {}  # an unknown defense (a stranger's config): its error shows on the summary
         if keep and name == self.base.defense.name:
             params.update(keep)
         self.defense_form.clear()
-        for k, v in params.items():
-            self.defense_form.add(f"defense.{k}", printable(k), v)  # (a key of a duplicated run's config)
+        for k, v in params.items():   # (a key of a duplicated run's config: printable)
+            if k in choices:   # yes/no: a check box; a few words: a drop-down
+                self.defense_form.add_choice(f"defense.{k}", printable(k), v, tuple(choices[k]))
+            else:
+                self.defense_form.add(f"defense.{k}", printable(k), v)
         self.revalidate()
 
     def _restore(self) -> bool:
@@ -305,7 +328,7 @@ class NewRunWizard(QWizard):
         self._follow_config()
         self._placement_note()
         try:
-            self.summary.setPlainText(json.dumps(self.config().to_dict(), indent=2))
+            self.summary.setPlainText(config_summary(self.config().to_dict()))
             set_text(self.summary_err, "")
         except Exception as e:  # noqa: BLE001
             self.errors["__all__"] = str(e)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
 
 from mfdv_engine.safetext import printable  # a duplicated run's config comes from a project file
 
@@ -74,6 +74,20 @@ class FieldForm(QWidget):
             w.textChanged.connect(self.on_edit)
         return w
 
+    def add_choice(self, key: str, label: str, value, options: tuple) -> QWidget:
+        """A parameter that takes one of a few values (a defense's ``param_choices``): a check box for
+        yes/no, a drop-down for words; a value outside them (a stranger's config) stays, with its error."""
+        if set(options) == {True, False}:
+            box = QCheckBox()
+            set_field(box, fmt(value))
+            err = err_label()
+            self.form.addRow(label, field_box(box, err))
+            self.fields[key] = (box, err)
+            box.setObjectName(key)
+            box.toggled.connect(self.on_edit)
+            return box
+        return self.add(key, label, value, [(printable(str(o)), "") for o in options])
+
     def clear(self) -> None:
         while self.form.rowCount():
             self.form.removeRow(0)
@@ -84,3 +98,30 @@ def fmt(v) -> str:
     if isinstance(v, str):
         return printable(v)  # (json.dumps below escapes control characters itself)
     return json.dumps(v)
+
+
+def config_summary(d: dict) -> str:
+    """A config as the Summary page reads it: one ``key: value`` line per setting under its section
+    (``defense`` lists its parameters by name), text as typed (λ, σ as themselves, not escaped)."""
+    lines = []
+    for section, v in d.items():
+        if not isinstance(v, dict):
+            text = _text(v)
+            lines.append(f"{section}: {text}" if "\n" not in text else f"{section}:\n    " + text.replace("\n", "\n    "))
+            continue
+        lines.append(f"{section}:")
+        items = {**{k: x for k, x in v.items() if k != "params"}, **(v.get("params") or {})} if section == "defense" else v
+        lines += [f"    {k}: {_text(x, budget=section == 'defense' and k in ('eps', 'alpha'))}" for k, x in items.items()]
+    return "\n".join(lines)
+
+
+def _text(v, budget: bool = False) -> str:
+    """A value as typed; an adversarial budget also as k/255 where it is one (``0.0313… (8/255)``)."""
+    from mfdv_engine.defaults import eps_text
+
+    if isinstance(v, str):
+        return printable(v, multiline=True)
+    text = json.dumps(v, ensure_ascii=False)
+    if budget and isinstance(v, float) and "/" in eps_text(v):
+        text += f" ({eps_text(v)})"
+    return text

@@ -3,11 +3,11 @@ import csv
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QFileDialog, QPushButton
 from test_trash import add_run
 
 from mfdv_engine.store import Project
-from mfdv_studio import jobs, project_commands
+from mfdv_studio import jobs
 from mfdv_studio.main_window import MainWindow
 
 from .conftest import wait_results
@@ -138,9 +138,65 @@ def test_export_training_curves_writes_the_stored_points(qtbot, win, tmp_path, m
     win.explorer.selectionModel().select(win.run_model.index(1, 0), flags)
     assert win.selected_runs() == ["r002"]
     one = tmp_path / "one.csv"
-    monkeypatch.setattr(project_commands.QFileDialog, "getSaveFileName", lambda *a, **k: (str(one), ""))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(one), ""))
     (button,) = [b for b in win.training.findChildren(QPushButton) if b.text() == "Export CSV…"]
     button.click()
     qtbot.waitUntil(one.exists, timeout=30_000)
     assert list(csv.reader(open(one)))[1:] == want
     qtbot.waitUntil(lambda: "wrote 3 rows" in win.statusBar().currentMessage(), timeout=10_000)
+
+
+def test_the_delete_key_in_the_project_panel_trashes_the_selected_runs(qtbot, win):
+    """As docs/studio.md says: Delete moves the selected runs to the trash (Edit ▸ Undo brings each back);
+    in a text field the key still deletes text."""
+    assert win.menus.trash.shortcut().toString() == "Del"
+    win.explorer_panel.filter.setFocus()
+    qtbot.waitUntil(win.explorer_panel.filter.hasFocus, timeout=5000)
+    qtbot.keyClicks(win.explorer_panel.filter, "x")
+    qtbot.keyClick(win.explorer_panel.filter, Qt.Key_Home)
+    qtbot.keyClick(win.explorer_panel.filter, Qt.Key_Delete)
+    assert win.explorer_panel.filter.text() == "" and not win.worker.busy() and win.results == []
+    win.explorer.select_runs(["r001", "r002"])
+    win.explorer.setFocus()
+    qtbot.waitUntil(win.explorer.hasFocus, timeout=5000)
+    qtbot.keyClick(win.explorer, Qt.Key_Delete)
+    wait_results(qtbot, win, 2)
+    qtbot.waitUntil(lambda: win.run_model.rowCount() == 0, timeout=30_000)
+    assert not win.errors and sorted(rid for _, rid in win.trashed) == ["r001", "r002"]
+    win.menus.undo.trigger()
+    wait_results(qtbot, win, 3)
+    qtbot.waitUntil(lambda: win.run_model.rowCount() == 1, timeout=30_000)
+
+
+def test_a_clean_quit_leaves_no_lock_file_but_another_writers_lock_stays(qtbot, win):
+    import fcntl
+    import os
+
+    lock = win.project_path.with_name(win.project_path.name + ".lock")
+    win.delete_run("r001")   # a write: the engine leaves <project>.lock behind
+    wait_results(qtbot, win, 1)
+    assert lock.exists()
+    fd = os.open(lock, os.O_RDWR)   # another process (`mfdv train`) writing now: its lock is not ours to remove
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        win.shutdown()
+        assert lock.exists()
+    finally:
+        os.close(fd)
+    win.close()   # the clean quit: File ▸ Quit
+    assert not lock.exists()
+    assert Project.open(win.project_path).runs()[0].run_id == "r002"
+
+
+def test_a_project_in_a_missing_folder_is_refused_not_created(qtbot, win, tmp_path, capsys):
+    from mfdv_studio.app import main
+
+    missing = tmp_path / "missing-folder" / "new.mfdv.h5"
+    assert main([str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"mfdv-studio: error: the folder {missing.parent} for project new.mfdv.h5 does not "
+                           "exist; create it first or choose another path")
+    win.open_project(missing)   # File ▸ New project… with a typed path: the same sentence in a dialog
+    qtbot.waitUntil(lambda: bool(win.errors), timeout=30_000)
+    assert "does not exist; create it first" in win.errors[-1][1] and not missing.parent.exists()
+    assert win.project_path.name == "p.mfdv.h5"

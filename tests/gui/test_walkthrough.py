@@ -5,6 +5,8 @@ equals what the view shows."""
 import csv
 import io
 
+from PySide6.QtCore import QObject, Qt, Slot
+
 from mfdv_engine.evaluation.rows import Protocol
 from mfdv_studio import jobs
 
@@ -38,6 +40,31 @@ def settled(qtbot, win, jobs_done: int) -> None:
     qtbot.waitUntil(lambda: not win.reader.busy(), timeout=30_000)
 
 
+class Bar(QObject):
+    """What the status bar was told, job by job: (phase, fraction) lists (issue 21: one bar per job)."""
+
+    def __init__(self, worker) -> None:
+        super().__init__()
+        self.jobs: list[list[tuple[str, float | None]]] = []
+        worker.started.connect(self.started, Qt.QueuedConnection)
+        worker.progress.connect(self.progress, Qt.QueuedConnection)
+
+    @Slot(object)
+    def started(self, job) -> None:
+        self.jobs.append([])
+
+    @Slot(str, object)
+    def progress(self, phase: str, fraction) -> None:
+        self.jobs[-1].append((phase, fraction))
+
+    def check_one_bar(self, job: int) -> list[float]:
+        """The job's fractions only grow, and stand below 100 % until its last report."""
+        fracs = [f for _, f in self.jobs[job] if f is not None]
+        assert fracs and fracs == sorted(fracs), self.jobs[job]
+        assert all(f < 1.0 for f in fracs[:-1]), self.jobs[job]
+        return fracs
+
+
 def matrix_state(win):
     header, cells = win.compare.contents()
     return header, cells
@@ -45,14 +72,20 @@ def matrix_state(win):
 
 def test_the_main_workflow_survives_close_and_reopen(qtbot, window, tmp_path):
     win = window
+    bar = Bar(win.worker)
     assert win.pages.currentWidget() is win.welcome
     # 1. a run from the wizard; its curves come in live
     win._start_from_wizard(wizard_run(win, "mfdv"))
     qtbot.waitUntil(lambda: win.live_run is not None and win.training.buffer.points >= 2, timeout=120_000)
     assert win.pages.currentWidget() is win.tabs and win.tabs.currentWidget() is win.training
     settled(qtbot, win, 1)
+    bar.check_one_bar(0)
+    evaluating = [f for phase, f in bar.jobs[0] if phase.startswith("evaluating")]
+    assert evaluating and all(f is not None and f < 1.0 for f in evaluating), "never 100 % while it evaluates"
+    assert "(live)" not in win.training.main_name
     win._start_from_wizard(wizard_run(win, "none"))   # a baseline to compare with
     settled(qtbot, win, 2)
+    qtbot.waitUntil(lambda: win.training.sigma_note.shown, timeout=10_000)   # a plain run's σ plot says it has none
     ids = [i.run_id for i in win.runs]
     assert len(ids) == 2
 
@@ -67,6 +100,8 @@ def test_the_main_workflow_survives_close_and_reopen(qtbot, window, tmp_path):
     aw.n.setValue(48)
     win.start_attack(**dict(aw.request(), device="cpu"))
     settled(qtbot, win, 4)
+    for job in (2, 3):   # each attack job: one bar over its rows
+        bar.check_one_bar(job)
 
     # 3. the comparison matrix: one line per run, PGD-10 single-sample and EOT, numbers from the rows
     win.tabs.setCurrentWidget(win.compare)
@@ -120,6 +155,7 @@ def test_the_main_workflow_survives_close_and_reopen(qtbot, window, tmp_path):
     # 7. the matrix's CSV is what the view shows
     out = tmp_path / "matrix.csv"
     win.compare.export(out, "csv")
-    table = out.read_text(encoding="utf-8").split("\n# ", 1)[0]
     header, cells = matrix_state(win)
-    assert list(csv.reader(io.StringIO(table))) == [header] + cells
+    for ln in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))):  # tidy: a number per cell
+        line = next(c for c in cells if c[1] == ln["run_id"])
+        assert line[header.index(ln["column"])].startswith(f"{float(ln['robust_acc']):.1%}")

@@ -352,3 +352,61 @@ def test_duplicate_and_attack_from_the_window(qtbot, tmp_path, monkeypatch):
         assert aw.selected_runs() == [rid] and aw.eps.placeholderText() == "default for demo: 0.3"
     finally:
         win.shutdown()
+
+
+def test_yes_no_and_fixed_choice_parameters_are_check_boxes_and_drop_downs(qtbot):
+    """Issue 21, item 6: what a defense lists in ``param_choices()`` is picked, not typed."""
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit
+
+    from mfdv_engine.defenses import get_defense
+
+    w = new_run(qtbot)
+    for defense in ("pgd-at", "pni", "l2p"):
+        pick(w.defense_box, defense)
+        choices = get_defense(defense).param_choices()
+        assert choices, defense
+        for key, (widget, _) in w.defense_form.fields.items():
+            name = key.split(".", 1)[1]
+            if name not in choices:
+                assert isinstance(widget, QLineEdit), key
+            elif set(choices[name]) == {True, False}:
+                assert isinstance(widget, QCheckBox), key
+            else:
+                assert isinstance(widget, QComboBox) and not widget.isEditable(), key
+                assert [widget.itemData(i) for i in range(widget.count())] == [str(v) for v in choices[name]]
+    pick(w.defense_box, "pni")
+    w.defense_form.fields["defense.random_start"][0].setChecked(False)
+    pick(w.defense_form.fields["defense.mode"][0], "channelwise")
+    params = w.config().defense.params
+    assert params["random_start"] is False and params["mode"] == "channelwise" and not any(w.errors.values())
+    # a duplicated run's values come back in the same widgets
+    w2 = new_run(qtbot)
+    w2.load_config(w.config(), name="copy")
+    pick(w2.defense_box, "pni")
+    assert not w2.defense_form.fields["defense.random_start"][0].isChecked()
+    assert w2.defense_form.fields["defense.mode"][0].currentData() == "channelwise"
+
+
+def test_the_summary_is_a_readable_list_not_escaped_json(qtbot):
+    w = new_run(qtbot)
+    w.set_preset("demo-lenet-mfdv")
+    w.set_value("description", "σ and λ1, as typed")
+    w.revalidate()   # (as reaching the Summary page does)
+    text = w.summary.toPlainText()
+    assert "\\u" not in text and not text.lstrip().startswith("{")
+    assert "description: σ and λ1, as typed" in text
+    assert "defense:\n    name: mfdv\n    lambda1: 0.02" in text   # its parameters by name
+    assert "\n    limit_train: null" in text and "\n    epochs: 1" in text
+
+
+def test_a_new_preset_keeps_the_example_limits_typed_and_says_so(qtbot):
+    w = new_run(qtbot)
+    w.set_preset("demo-lenet-mfdv")
+    assert w.limits_note.isHidden()
+    w.set_value("data.limit_test", "200")
+    w.set_preset(next(p for p in ("mnist-lenet-mfdv", "demo-lenet-mfdv") if w.preset_box.findData(p) >= 0))
+    assert box(w, "data.limit_test").text() == "200" and w.config().data.limit_test == 200
+    assert not w.limits_note.isHidden() and "limit_test=200" in w.limits_note.text()
+    w.set_value("data.limit_test", "null")   # cleared: the next preset's own limits again, without a note
+    w.set_preset("demo-lenet-mfdv")
+    assert w.config().data.limit_test is None and w.limits_note.isHidden()

@@ -31,7 +31,7 @@ def test_train_attack_gallery_csv(qtbot, window, tmp_path):
     for _ in range(4):
         w.next()
     assert w.currentPage().isComplete()
-    assert '"epochs": 1' in w.summary.toPlainText()
+    assert "\n    epochs: 1\n" in w.summary.toPlainText()   # a readable key: value list (issue 21)
     seen_live = []
     window._start_from_wizard(w)
     w.close()
