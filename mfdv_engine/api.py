@@ -1,6 +1,6 @@
 """The use cases: what the CLI, the studio's worker, ``reproduce`` and a notebook call.
 
-Each function takes a project (a :class:`~mfdv_engine.store.Project` or a
+Each function takes a project (a :class:`~mfdv_engine.project.store.Project` or a
 path), a run id and typed specs, reports through one ``on_event`` sink
 (:mod:`mfdv_engine.events`), honours a ``cancel`` token (a
 :class:`threading.Event`) and stores what it measures in the project. Nothing
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import byom as _byom
+from .imported import byom as _byom
 from . import measure as _measure
 from .calling import python_api
 from .config import RunConfig
@@ -30,10 +30,10 @@ from .data.image_cache import decoding_events
 from .evaluation.row import Row
 from .events import EventSink, Progress, TrainingEvent, ignore
 from .measure import ProjectLike, Rows, as_project, default_eps, plan_attack, store_row, stored_boundaries, stored_checklist
-from .outputs import check_output, write_output
+from .project.outputs import check_output, write_output
 from .results import Examples, Result
-from .store import Project, RunInfo
-from .store_trash import TrashedRun
+from .project.store import Project, RunInfo
+from .project.trash import TrashedRun
 from .training.runs import TrainSummary
 
 __all__ = [
@@ -103,7 +103,7 @@ def export_csv(project: ProjectLike, path: str | os.PathLike, run_id: str | None
                overwrite: bool = False) -> int:
     """Every row (or one run's) as CSV, one line per cell with its protocol; ``-`` is stdout. Never
     onto a project or its lock; an existing file that is not such a CSV only with ``overwrite``."""
-    from .export import export_csv as _export
+    from .project.export import export_csv as _export
 
     return _export(as_project(project), path, run_id=run_id, overwrite=overwrite)
 
@@ -113,7 +113,7 @@ def export_rows(rows: list[dict[str, Any]], path: str | os.PathLike, *, infos: d
                 overwrite: bool = False) -> int:
     """Row dicts as stored (``show().rows``, or the rows a view shows, in its order) as the same tidy CSV
     as :func:`export_csv`; ``infos`` (run id → RunInfo) fills the data set, model and defense columns."""
-    from .export import export_rows as _export
+    from .project.export import export_rows as _export
 
     return _export(rows, path, infos=infos, overwrite=overwrite)
 
@@ -123,7 +123,7 @@ def export_curves(project: ProjectLike, run_ids: list[str] | None, path: str | o
                   overwrite: bool = False) -> int:
     """The stored training curves of ``run_ids`` (None: every run) as CSV, one line per step or epoch;
     ``-`` is stdout. Returns the number of lines written. Same output rule as :func:`export_csv`."""
-    from .export import export_curves as _export
+    from .project.export import export_curves as _export
 
     return _export(as_project(project), run_ids, path, overwrite=overwrite)
 
@@ -187,7 +187,7 @@ def reproduce(experiment: str, *, scale: str, project: str | os.PathLike, data_r
                       report=report, log=say, argv=argv, lambdas=lambdas, overwrite=overwrite, cancel=cancel)
 
 
-# ------------------------------------------------------------------ measurements (measure.py, byom.py)
+# ------------------------------------------------------------------ measurements (measure.py, imported/byom.py)
 
 attack = python_api(_measure.attack)
 sweep = python_api(_measure.sweep)

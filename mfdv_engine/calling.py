@@ -49,7 +49,7 @@ def python_words(text: str) -> str:
 # ------------------------------------------------------------------ the checks, by argument name
 
 def _path(name: str, v: Any) -> Any:
-    from .store import Project
+    from .project.store import Project
 
     if isinstance(v, (str, os.PathLike)) and str(v):
         return v

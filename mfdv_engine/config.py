@@ -51,11 +51,11 @@ class ModelConfig:
     name: str = "lenet"
     stochastic: str = "linear1"
     #: only for ``name = "imported"`` (a network this tool did not train, see
-    #: :mod:`mfdv_engine.byom`): {"file", "entry", "sha256", "stochastic", "weights"}
+    #: :mod:`mfdv_engine.imported.byom`): {"file", "entry", "sha256", "stochastic", "weights"}
     source: dict[str, Any] | None = None
 
     def validate(self) -> None:
-        from .modelfile import IMPORTED, check_source
+        from .imported.modelfile import IMPORTED, check_source
         from .models import Placement, model_entry
 
         if self.name == IMPORTED or self.source is not None:

@@ -26,10 +26,10 @@ from .evaluation.reuse import find_stored, stored_outcome
 from .evaluation.rows import Outcome
 from .evaluation.suite import Reuse, evaluate_request, parse_attacks
 from .evaluation.sweeps import run_sweep, sweep_loss
-from .loading import checked_run, load_run
+from .imported.loading import checked_run, load_run
 from .events import EventSink, Progress, RowStored, ignore
 from .results import Result
-from .store import Project
+from .project.store import Project
 from .devices import resolve_device
 
 ProjectLike = Project | str | os.PathLike

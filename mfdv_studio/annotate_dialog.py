@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QL
 
 from mfdv_engine.errors import MfdvError
 from mfdv_engine.safetext import printable  # a run's name, notes and tags come from the project file
-from mfdv_engine.store_records import check_annotation
+from mfdv_engine.project.records import check_annotation
 
 
 def split_tags(text: str) -> list[str]:

@@ -18,7 +18,7 @@ def project_problem(path: str) -> str:
     """Why ``path`` cannot be a project, in the command line's own sentence (a missing folder is
     never created: ``mfdv`` refuses it too), or ""."""
     from mfdv_engine.errors import MfdvError
-    from mfdv_engine.store import Project
+    from mfdv_engine.project.store import Project
 
     try:
         Project.at(path)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from mfdv_engine.errors import MfdvError
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 
 
 def lock_path(project: Path) -> Path | None:

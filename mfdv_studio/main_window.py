@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWid
 
 from mfdv_engine.events import RowStored, TrainingEvent
 from mfdv_engine.safetext import printable  # every string from a file, before it becomes widget text
-from mfdv_engine.store import RunInfo
+from mfdv_engine.project.store import RunInfo
 
 from . import lockfile, preferences as prefs, reads, screenfit, settings as st
 from .actions import StudioActions

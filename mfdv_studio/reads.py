@@ -5,7 +5,7 @@ studio's reader (:class:`~mfdv_studio.worker.Worker`, its own QThread, so a
 read never waits behind a training run) and renders the typed, read-only
 result the reader's ``returned`` signal delivers. Like :mod:`.jobs`, no Qt
 here: each job is a few calls of :mod:`mfdv_engine.api` (``runs``, ``show``)
-and of :class:`~mfdv_engine.store.Project`'s readers.
+and of :class:`~mfdv_engine.project.store.Project`'s readers.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 from mfdv_engine import api
 from mfdv_engine.errors import MfdvError
 from mfdv_engine.evaluation import Row
-from mfdv_engine.store import RunInfo
+from mfdv_engine.project.store import RunInfo
 
 from .jobs import Job, JobContext
 

@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any
 
-from mfdv_engine.store import RunInfo
+from mfdv_engine.project.store import RunInfo
 
 #: group-by choices: key → (combo text, what a run's group is called)
 GROUPS = {"none": "group: none", "tag": "group by tag", "defense": "group by defense", "model": "group by model",

@@ -102,7 +102,7 @@ def plant_compare_project(path):
     import h5py
 
     from mfdv_engine.config import RunConfig
-    from mfdv_engine.store import Project
+    from mfdv_engine.project.store import Project
 
     cfg1 = RunConfig().to_dict()
     cfg2 = json.loads(json.dumps(cfg1))

@@ -12,7 +12,7 @@ PACKAGES = ("mfdv_engine", "mfdv_studio")
 #: the use-case layer (and the two engine loops that run it): the only modules that build a run's
 #: model, loop attacks over it, train runs or store rows and results
 USE_CASES = {"mfdv_engine.api", "mfdv_engine.measure", "mfdv_engine.reproduction.experiments", "mfdv_engine.reproduction.tables",
-             "mfdv_engine.reproduction.lambda1", "mfdv_engine.byom", "mfdv_engine.training.runs", "mfdv_engine.training.timing"}
+             "mfdv_engine.reproduction.lambda1", "mfdv_engine.imported.byom", "mfdv_engine.training.runs", "mfdv_engine.training.timing"}
 ORCHESTRATION = ("load_run", "add_eval_row", "put_result", "evaluate_request", "run_sweep", "run_checklist",
                  "train_run", "compute_boundaries")
 
@@ -133,3 +133,23 @@ def test_the_public_api_is_importable_and_documented():
         assert obj is not None
         if callable(obj) and not isinstance(obj, type) and name != "__version__":
             assert (obj.__doc__ or "").strip(), f"mfdv.{name} has no docstring"
+
+
+def test_the_engine_top_level_holds_the_rules_and_the_one_door():
+    """Issue 20: the folders say the architecture (project/, imported/, reproduction/, ...); the top
+    level keeps the rules every layer uses, the use cases and api.py."""
+    top = {p.stem for p in (REPO / "mfdv_engine").glob("*.py")}
+    assert top == {"__init__", "api", "calling", "config", "defaults", "devices", "errors", "events", "measure",
+                   "registry", "resources", "results", "safetext", "stochastic", "validate"}, top
+    for pkg in ("project", "imported", "reproduction", "evaluation", "training", "attacks", "defenses", "models",
+                "data", "cli"):
+        assert (REPO / "mfdv_engine" / pkg / "__init__.py").is_file(), pkg
+
+
+def test_no_module_imports_another_modules_private_names():
+    offenders = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                offenders += [f"{name}: {a.name}" for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
+    assert not offenders, offenders

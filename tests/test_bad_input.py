@@ -23,7 +23,7 @@ import pytest
 
 from mfdv_engine.cli import main
 from mfdv_engine.errors import ConfigError
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_engine.validate import SEED_MAX, finite_in, parse_device, sub_seed, whole_in
 
 #: a demo run that trains in a second or two (shipped data, 64 examples)

@@ -12,7 +12,7 @@ from mfdv_engine.cli import main
 from mfdv_engine.config import load_preset
 from mfdv_engine.data import load_dataset
 from mfdv_engine.errors import ProjectError, TrainingDiverged
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_engine.training import Trainer, at_chance, weight_norm
 
 

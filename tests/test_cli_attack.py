@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mfdv_engine.export import COLUMNS
+from mfdv_engine.project.export import COLUMNS
 from test_cli import _bad, mfdv
 
 ALL = "fgsm,pgd10,pgd100,cw,pixel1,pixel2,pixel3,pixel5,autoattack,autoattack-rand,square,eot-pgd"

@@ -14,7 +14,7 @@ from mfdv_engine.config import load_preset
 from mfdv_engine.data import Split, iterate_batches
 from mfdv_engine.training.distributed import DistContext, iterate_shard
 from mfdv_engine.training.runs import train_run
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 
 REPO = Path(__file__).resolve().parents[1]
 # fp32: bf16 autocast (on by default where the CPU has native bf16) rounds the two reduction orders apart

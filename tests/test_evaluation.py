@@ -9,10 +9,10 @@ from mfdv_engine.evaluation.checklist import run_checklist
 from mfdv_engine.config import load_preset
 from mfdv_engine.data import load_dataset
 from mfdv_engine.evaluation import Protocol, evaluate, evaluate_attack, evaluate_examples, parse_attack_list, wilson_ci
-from mfdv_engine.loading import load_run
+from mfdv_engine.imported.loading import load_run
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.training.runs import train_run
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_engine.evaluation.sweeps import run_sweep
 from mfdv_engine.training import Trainer
 

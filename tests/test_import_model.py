@@ -144,7 +144,7 @@ def test_import_attack_and_export_end_to_end(trained, tmp_path, data_root, capsy
 
 
 def test_evaluate_in_python_detects_noise_and_keeps_the_protocol(trained, data_root):
-    from mfdv_engine.byom import evaluate
+    from mfdv_engine.imported.byom import evaluate
     from mfdv_engine.evaluation import Protocol
 
     folder, ns = trained

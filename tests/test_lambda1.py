@@ -8,7 +8,7 @@ from mfdv_engine.errors import ConfigError
 from mfdv_engine.reproduction.lambda1 import COLUMNS, parse_lambdas
 from mfdv_engine.reproduction.plots import Series, interval_plot_svg
 from mfdv_engine.reproduction.experiments import Experiment
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 
 
 def test_lambda1_smoke_report_has_every_cell_with_its_protocol(tmp_path, data_root, capsys):

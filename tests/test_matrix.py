@@ -11,7 +11,7 @@ from mfdv_engine import api
 from mfdv_engine.evaluation.matrix import WORST, build_hparams, build_matrix, ci_text
 from mfdv_engine.evaluation.matrix_export import md_escape, tex_escape, to_csv, to_latex, to_markdown
 from mfdv_engine.safetext import printable
-from mfdv_engine.store import RunInfo
+from mfdv_engine.project.store import RunInfo
 
 
 def _info(rid, name, final=None, config=None):
@@ -129,7 +129,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised():
     names = [ln["run_name"] for ln in lines if ln["column"] != WORST]
     assert names[:4] == ["'" + b for b in bad[:4]]
     assert all(not n.startswith(("=", "+", "-", "@", "\t", "\r")) for n in names)  # tab/CR: escaped as text
-    from mfdv_engine.csvsafe import neutral
+    from mfdv_engine.project.csvsafe import neutral
 
     assert neutral(-0.5) == -0.5 and neutral("a=b") == "a=b" and neutral("\tx") == "'\tx"
 

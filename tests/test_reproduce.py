@@ -7,7 +7,7 @@ import pytest
 from mfdv_engine.reproduction.experiments import Experiment, list_experiments
 from mfdv_engine.reproduction.tables import reproduce
 from mfdv_engine.resources import resources_dir
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 
 TINY = {
     "title": "Tiny: SimpleNet plain vs MFDV",

@@ -62,7 +62,7 @@ def _evil_project(path):
     """A project whose run name, message, start time, config and final metrics, and a robustness row, hold escapes."""
     from mfdv_engine.config import RunConfig
     from mfdv_engine.evaluation import Row
-    from mfdv_engine.store import Project
+    from mfdv_engine.project.store import Project
 
     cfg = RunConfig().to_dict()
     cfg["description"] = EVIL
@@ -149,7 +149,7 @@ def test_cli_attack_rows_and_messages_are_escaped(tmp_path, capsys):
     from mfdv_engine import api, cli
     from mfdv_engine.evaluation import Row
     from mfdv_engine.events import Progress
-    from mfdv_engine.store import Project
+    from mfdv_engine.project.store import Project
 
     path = tmp_path / "p.mfdv.h5"
     rid = _evil_project(path)

@@ -96,7 +96,7 @@ def test_a_pointer_in_the_live_file_is_never_merged(base, tmp_path, capsys):
     with h5py.File(live / "r001.h5", "w") as f:
         f.attrs.update(status="running", epochs_done=1, final="{}")
         f.create_dataset("checkpoint/t0", (1024,), "f4", external=[(str(s), 0, 4096)])
-    from mfdv_engine.store import Project
+    from mfdv_engine.project.store import Project
 
     with Project.open(p) as proj:  # the writer's recovery merges what it can trust
         pass
@@ -154,7 +154,7 @@ def _marker_h5(tmp_path, shape, dtype):
 def test_a_gallery_behind_an_external_link_is_refused(base, tmp_path, capsys, data_root, level):
     """The studio reads galleries through the API: every level of the path is checked."""
     from mfdv_engine.errors import ProjectError
-    from mfdv_engine.store import Project
+    from mfdv_engine.project.store import Project
 
     p = tmp_path / "p.mfdv.h5"
     shutil.copyfile(base, p)

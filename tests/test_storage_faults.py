@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mfdv_engine.fsio as fsio
-import mfdv_engine.store as store
+import mfdv_engine.project.fsio as fsio
+import mfdv_engine.project.store as store
 from mfdv_engine.config import load_preset
 from mfdv_engine.errors import StorageFull
 from mfdv_engine.training.runs import train_run
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from planting import run, sha
 
 ENOSPC = OSError(errno.ENOSPC, "No space left on device")

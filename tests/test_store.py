@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from mfdv_engine.errors import ProjectError
-from mfdv_engine.h5tree import read_tree, write_tree
-from mfdv_engine.store import Project
+from mfdv_engine.project.h5tree import read_tree, write_tree
+from mfdv_engine.project.store import Project
 
 
 def test_tree_round_trip_keeps_dtypes_and_int_keys(tmp_path):

@@ -11,10 +11,10 @@ from mfdv_engine.attacks.adaptive import eot_margin_and_loss
 from mfdv_engine.config import load_preset
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.evaluation import Protocol, evaluate_examples
-from mfdv_engine.loading import load_run
+from mfdv_engine.imported.loading import load_run
 from mfdv_engine.training.runs import train_run
 from mfdv_engine.stochastic import noise_off
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_engine.evaluation import Outcome, Row
 from mfdv_engine.evaluation.suite import CLEAN_WRONG, SURVIVED, SuiteSpec, combine, parse_attacks, run_suite
 

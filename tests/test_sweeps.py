@@ -11,10 +11,10 @@ from mfdv_engine.attacks import make_attack
 from mfdv_engine.config import load_preset
 from mfdv_engine.errors import ConfigError
 from mfdv_engine.evaluation import Protocol
-from mfdv_engine.loading import load_run
+from mfdv_engine.imported.loading import load_run
 from mfdv_engine.models import create_model
 from mfdv_engine.training.runs import train_run
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_engine.evaluation.sweeps import DEFAULT_EOT, DEFAULT_STEPS, run_sweep, sweep_points
 from test_cli import _bad, mfdv
 

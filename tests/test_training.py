@@ -7,7 +7,7 @@ from mfdv_engine.config import load_preset
 from mfdv_engine.data import load_dataset
 from mfdv_engine.errors import TrainingDiverged
 from mfdv_engine.training.runs import train_run
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_engine.training import Trainer, param_groups
 
 
@@ -105,7 +105,7 @@ def test_trainer_used_directly_without_a_project():
 def test_curves_have_at_least_25_points_an_epoch_and_a_time_that_keeps_counting(tmp_path, data_root):
     """Issue 21: a 1-epoch run drew 3 points, and the curves' time restarted every epoch."""
     from mfdv_engine.config import load_preset
-    from mfdv_engine.store import Project
+    from mfdv_engine.project.store import Project
     from mfdv_engine.training.runs import train_run
 
     cfg = load_preset("mnist-lenet-mfdv").with_overrides(["train.device=cpu", "train.epochs=2",

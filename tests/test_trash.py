@@ -8,8 +8,8 @@ import torch
 import mfdv_engine as mfdv
 from mfdv_engine.cli import main
 from mfdv_engine.errors import ProjectError
-from mfdv_engine.h5guard import check_tree
-from mfdv_engine.store import Project
+from mfdv_engine.project.h5guard import check_tree
+from mfdv_engine.project.store import Project
 
 CONFIG = {"data": {"name": "mnist"}, "model": {"name": "lenet"}, "defense": {"name": "mfdv"}}
 

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mfdv: error: {printable(e)}", file=sys.stderr)  # messages quote run ids / names from files
         return 2
     except OSError as e:  # a file we were told to read or write: say which, no traceback
-        from ..fsio import is_disk_full
+        from ..project.fsio import is_disk_full
 
         where = f" ({e.filename})" if e.filename else ""
         advice = ("the disk is full; free some space and run the command again (an interrupted run continues "

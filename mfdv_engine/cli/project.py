@@ -13,7 +13,7 @@ from .common import command
 
 @command("runs")
 def cmd_runs(args: argparse.Namespace) -> int:
-    from ..store import Project
+    from ..project.store import Project
 
     infos = [i for i in Project.open(args.project).runs() if set(args.tag) <= set(i.tags)]
     if args.json:
@@ -129,8 +129,8 @@ def cmd_trash(args: argparse.Namespace) -> int:
 
 @command("import")
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..byom import import_model
-    from ..store import Project
+    from ..imported.byom import import_model
+    from ..project.store import Project
 
     run_id = import_model(args.project, args.model_file, args.weights, args.dataset, args.name, args.data_root,
                           stochastic={"auto": None, "yes": True, "no": False}[args.stochastic],

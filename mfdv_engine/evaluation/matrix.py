@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..safetext import printable
-from ..store_records import RunInfo
+from ..project.records import RunInfo
 from ..defaults import eps_text
 from .row import DETERMINISTIC, LOSS_NAMES, Row
 

@@ -3,7 +3,7 @@ for reading, LaTeX for a paper.
 
 The CSV holds numbers, one line per (run, column) cell plus each run's worst case, with
 the protocol in columns of its own (never the display strings ``54.2% ±3.1`` or marks),
-every text cell neutralised against formula injection (:mod:`mfdv_engine.csvsafe`).
+every text cell neutralised against formula injection (:mod:`mfdv_engine.project.csvsafe`).
 The LaTeX is plain ASCII: the symbols we print are spelled as LaTeX commands and any
 other non-ASCII character is transliterated or written as its code point, so pdflatex
 compiles it with ``\\usepackage{booktabs}`` and nothing else.
@@ -14,7 +14,7 @@ import io
 import re
 import unicodedata
 
-from ..csvsafe import write_csv
+from ..project.csvsafe import write_csv
 from ..safetext import printable
 from .matrix import OTHER_MARK, PARTIAL_MARK, WORST, Matrix
 
@@ -115,11 +115,11 @@ _SUFFIX = {".csv": "csv", ".md": "md", ".markdown": "md", ".tex": "tex"}
 
 def write_matrix(mat: Matrix, path, *, format: str | None = None, overwrite: bool = False) -> str:
     """Write the matrix to ``path`` (``-``: standard output) as ``format`` (by default from the suffix)
-    under the output rule of :mod:`mfdv_engine.outputs`; returns the format written."""
+    under the output rule of :mod:`mfdv_engine.project.outputs`; returns the format written."""
     from pathlib import Path
 
     from ..errors import ConfigError
-    from ..outputs import marked, write_output
+    from ..project.outputs import marked, write_output
 
     fmt = format or _SUFFIX.get(Path(str(path)).suffix.lower())
     if fmt not in FORMATS:

@@ -22,7 +22,7 @@ from ..evaluation import Protocol, Row, evaluate_attack, row_gradient, wilson_ci
 from ..resources import resources_dir
 from ..training.runs import train_run
 from ..stochastic import is_stochastic
-from ..store import Project
+from ..project.store import Project
 
 Log = Callable[[str], None]
 #: the caller's cancel token for the reproduction running in this context (a threading.Event or None)

@@ -22,12 +22,12 @@ from ..devices import describe_device
 from ..errors import ConfigError, TrainingDiverged
 from ..evaluation import Protocol, Row
 from .experiments import CANCEL, cell_str, ensure_run, report_header, reuse_or_attack, same_config, stored_protocol
-from ..loading import load_run
-from ..outputs import marked, write_output
+from ..imported.loading import load_run
+from ..project.outputs import marked, write_output
 from ..measure import store_row, stored_outcomes
 from .plots import SVG_MARK, Series, interval_plot_svg
 from ..stochastic import is_stochastic
-from ..store import Project
+from ..project.store import Project
 from ..evaluation.suite import SuiteSpec, run_suite
 
 COLUMNS = ("PGD-10, paper protocol", "EOT PGD-10", "adaptive suite")

@@ -32,11 +32,11 @@ from ..attacks import make_attack
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..evaluation import Protocol, Row
-from ..loading import load_run
-from ..outputs import check_output, marked, write_output
+from ..imported.loading import load_run
+from ..project.outputs import check_output, marked, write_output
 from .experiments import CANCEL, Experiment, Log, cell_str, ensure_run, pct, report_header, reuse_or_attack
 from ..stochastic import is_stochastic
-from ..store import Project
+from ..project.store import Project
 from ..devices import describe_device, resolve_device
 
 ADAPTIVE_VERSION = {"autoattack": "autoattack-rand"}
@@ -62,7 +62,7 @@ def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None
               lambdas: list[float] | None = None, overwrite: bool = False, cancel=None) -> str:
     """``lambdas`` replaces the λ1 list of a ``lambda1`` study (refused for other experiments).
     ``report`` (and a λ1 study's SVG beside it) is checked against the output rule before anything
-    runs (:mod:`mfdv_engine.outputs`): an earlier report of ours is replaced, anything else only with
+    runs (:mod:`mfdv_engine.project.outputs`): an earlier report of ours is replaced, anything else only with
     ``overwrite``, a project or its lock never."""
     token = CANCEL.set(cancel)
     try:

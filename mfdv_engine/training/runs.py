@@ -12,8 +12,8 @@ from ..config import RunConfig
 from ..data import load_dataset
 from ..errors import Cancelled, MfdvError, ProjectError, StorageFull
 from ..stochastic import is_stochastic
-from ..h5tree import ShapeCheck
-from ..store import Project
+from ..project.h5tree import ShapeCheck
+from ..project.store import Project
 from ..devices import describe_device, resolve_device
 from .trainer import EpochResult, EventSink, Trainer
 from ..validate import sub_seed

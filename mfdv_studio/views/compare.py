@@ -18,7 +18,7 @@ import mfdv_engine as mfdv
 from mfdv_engine.evaluation.matrix import WORST_COL, Matrix, build_hparams, build_matrix
 from mfdv_engine.evaluation.matrix_export import to_csv, to_latex, to_markdown
 from mfdv_engine.safetext import printable  # run names, attack names and row fields come from the project file
-from mfdv_engine.store import RunInfo
+from mfdv_engine.project.store import RunInfo
 
 from ..export_folder import ExportFolder
 

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog
 from test_trash import add_run
 
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_studio.main_window import MainWindow
 
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QFileDialog, QPushButton
 from test_trash import add_run
 
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_studio import jobs
 from mfdv_studio.main_window import MainWindow
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 
 BIN = Path(sys.executable).parent
 

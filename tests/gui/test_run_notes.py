@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 import mfdv_engine as mfdv
-from mfdv_engine.store import Project, RunInfo
+from mfdv_engine.project.store import Project, RunInfo
 from mfdv_studio import annotate_dialog
 from mfdv_studio.explorer import RUN_ID_ROLE
 from mfdv_studio.main_window import MainWindow

@@ -8,7 +8,7 @@ import time
 import pytest
 from PySide6.QtCore import QByteArray, QRect, QSize
 
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_studio.screenfit import FRAME, WANTED, fitted_size
 
 from .test_real_window import BIN, _free_display, _wait

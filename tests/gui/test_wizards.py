@@ -317,7 +317,7 @@ def test_attack_errors_and_notes_are_fully_visible(qtbot):
 # ---------------------------------------------------------------- through the window's commands
 
 def _project_with_run(path, cfg):
-    from mfdv_engine.store import Project
+    from mfdv_engine.project.store import Project
 
     p = Project.open(path, create=True)
     with p:

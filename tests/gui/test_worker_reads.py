@@ -13,7 +13,7 @@ from PySide6.QtTest import QAbstractItemModelTester
 
 from mfdv_engine.events import Progress, RowStored, TrainingEvent
 from mfdv_engine.evaluation import Protocol
-from mfdv_engine.store import Project, RunInfo
+from mfdv_engine.project.store import Project, RunInfo
 from mfdv_studio.explorer import KEY_ROLE, RESULT_ROLE, ProjectTreeModel
 from mfdv_studio.jobs import Job
 from mfdv_studio.reads import RunEntry, Snapshot

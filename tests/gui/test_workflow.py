@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from mfdv_engine.evaluation import Protocol
-from mfdv_engine.store import Project
+from mfdv_engine.project.store import Project
 from mfdv_studio.views.robustness import COLUMNS, EvalProxy, EvalTableModel, table_contents
 
 from .conftest import wait_results

@@ -17,15 +17,15 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from .attacks import rng_isolated
-from .data import Dataset, Split
-from .errors import Cancelled, ConfigError, ProjectError
-from .evaluation.row import Protocol
-from .evaluation.rows import to_float
-from .events import EventSink, Progress, ignore
-from .results import Result
-from .stochastic import mc_predict
-from .validate import sub_seed
+from ..attacks import rng_isolated
+from ..data import Dataset, Split
+from ..errors import Cancelled, ConfigError, ProjectError
+from ..evaluation.row import Protocol
+from ..evaluation.rows import to_float
+from ..events import EventSink, Progress, ignore
+from ..results import Result
+from ..stochastic import mc_predict
+from ..validate import sub_seed
 from .foreign import PROBE, ForeignModel, model_device, prepare, wrap_model
 
 
@@ -47,7 +47,7 @@ def evaluate(model: nn.Module, data: Any, attacks: str | Iterable[str] = "fgsm,p
     passes); ``stochastic=`` that contradicts the measurement is refused. The result holds
     every row and, with ``keep_examples``, each row's per-example verdicts and adversarials
     (``result.adversarial()``: the worst case's)."""
-    from .evaluation.suite import evaluate_request, parse_attacks
+    from ..evaluation.suite import evaluate_request, parse_attacks
     from .inputs import as_split
 
     proto = (protocol or Protocol()).validate()
@@ -72,7 +72,7 @@ def evaluate(model: nn.Module, data: Any, attacks: str | Iterable[str] = "fgsm,p
 
 
 def _eps_value(eps: float | str | None, default: float) -> float:
-    from .config import parse_value
+    from ..config import parse_value
 
     v = default if eps is None else parse_value(eps) if isinstance(eps, str) else eps
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
@@ -136,10 +136,10 @@ def import_model(project_path: str | Path, model_file: str, weights: str | Path,
     project, trust the file on this machine, and return the run id. The weights are
     read (no code runs) before the model file is run; bad input changes nothing."""
     from .modelfile import build_net, exec_source, load_net_state, load_weights, parse_model_spec, read_source
-    from .training.runs import check_project_path
+    from ..training.runs import check_project_path
     from .trust import sha256_bytes, trust
-    from .devices import resolve_device
-    from .validate import MC_MAX, whole_in
+    from ..devices import resolve_device
+    from ..validate import MC_MAX, whole_in
 
     path, entry = parse_model_spec(model_file)
     project_path = check_project_path(project_path)
@@ -161,8 +161,8 @@ def import_model(project_path: str | Path, model_file: str, weights: str | Path,
 
 
 def _import_data(dataset: str, data_root, limit_test: int | None) -> Dataset:
-    from .config import DataConfig
-    from .data import load_dataset
+    from ..config import DataConfig
+    from ..data import load_dataset
 
     DataConfig(name=dataset, limit_test=limit_test).validate()
     return load_dataset(dataset, data_root, limit_test=limit_test, splits=("test",))
@@ -171,9 +171,9 @@ def _import_data(dataset: str, data_root, limit_test: int | None) -> Dataset:
 def _import_config(path: Path, entry: str, source: bytes, weights, dataset: str, name: str | None,
                    model: ForeignModel):
     """The run's config: model ``imported`` with its source (file, entry, hash), defense none."""
-    from .config import DataConfig, DefenseConfig, ModelConfig, RunConfig
+    from ..config import DataConfig, DefenseConfig, ModelConfig, RunConfig
     from .modelfile import IMPORTED
-    from .stochastic import is_stochastic
+    from ..stochastic import is_stochastic
     from .trust import sha256_bytes
 
     src = {"file": str(path), "entry": entry, "sha256": sha256_bytes(source), "stochastic": is_stochastic(model),
@@ -186,8 +186,8 @@ def _import_config(path: Path, entry: str, source: bytes, weights, dataset: str,
 def _import_final(model: ForeignModel, ds: Dataset, mc: int, dev: torch.device, label: str,
                   weights: str) -> dict[str, Any]:
     """What ``mfdv runs`` shows: clean accuracy by the protocol's MC rule."""
-    from .stochastic import is_stochastic
-    from .devices import describe_device
+    from ..stochastic import is_stochastic
+    from ..devices import describe_device
 
     n, stochastic = len(ds.test), is_stochastic(model)
     mc = mc if stochastic else 1
@@ -200,8 +200,8 @@ def _import_final(model: ForeignModel, ds: Dataset, mc: int, dev: torch.device, 
 
 def _store_import(project_path: Path, cfg, state: dict[str, torch.Tensor], final: dict[str, Any]) -> str:
     """A finished run holding the weights as its checkpoint (datasets, no pickle)."""
-    from .training.runs import close_run
-    from .store import Project
+    from ..training.runs import close_run
+    from ..project.store import Project
 
     project = Project.at(project_path)
     with project:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .csvsafe import write_csv
 from .outputs import marked, write_output
-from .store_records import DAMAGED
+from .records import DAMAGED
 
 COLUMNS = [
     "run_id", "run_name", "dataset", "model", "defense", "attack", "norm", "eps", "steps", "gradient",

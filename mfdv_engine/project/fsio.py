@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ProjectError, StorageFull
+from ..errors import ProjectError, StorageFull
 
 #: room kept free beyond the estimate: HDF5 metadata, the file system's own blocks
 MARGIN = 1 << 20

@@ -5,7 +5,7 @@ data is still there. So :meth:`TrashMixin.trash_run` moves the run's group
 from ``/runs`` to ``/trash`` (an HDF5 link move inside one transaction: no
 data is copied, the file stays valid at every instant) and stamps it with the
 time it was trashed; :meth:`restore_run` moves it back. Every reader starts
-from ``/runs`` (:func:`~.store_records._runs_group`), so listings, rows,
+from ``/runs`` (:func:`~.records.runs_group`), so listings, rows,
 exports and reproductions never see a trashed run. :meth:`empty_trash`
 removes the trash for good.
 """
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import h5py
 
-from .errors import ProjectError
+from ..errors import ProjectError
 from .h5guard import attr_text, hard_child
-from .store_records import RunInfo, damaged_info, read_info, runs_group, now_iso
+from .records import RunInfo, damaged_info, read_info, runs_group, now_iso
 
 #: the root group trashed runs wait in
 TRASH = "trash"
@@ -63,7 +63,7 @@ def _trash_or_damage(f: h5py.File, project: str) -> h5py.Group | None:
 
 class TrashMixin:
     """Needs ``_find``, ``_read``, ``transaction``, ``_require_lock`` and ``_live_path`` from
-    :class:`~mfdv_engine.store.Project`. Every method that writes needs the lock."""
+    :class:`~mfdv_engine.project.store.Project`. Every method that writes needs the lock."""
 
     def trash_run(self, run_id: str) -> None:
         """Move a run to the trash. A run that is training now is refused: its writer

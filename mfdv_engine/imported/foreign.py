@@ -18,9 +18,9 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .attacks import rng_isolated
-from .errors import ConfigError
-from .stochastic import noise_modules
+from ..attacks import rng_isolated
+from ..errors import ConfigError
+from ..stochastic import noise_modules
 
 #: inputs the checks feed the model (its shape, its noise)
 PROBE = 8
@@ -42,7 +42,7 @@ class OpaqueNoise(nn.Module):
     @noise_enabled.setter
     def noise_enabled(self, on: bool) -> None:
         if not on:
-            from .evaluation.suite import STOCHASTIC_MEMBERS
+            from ..evaluation.suite import STOCHASTIC_MEMBERS
 
             others = ",".join(m for m in STOCHASTIC_MEMBERS if m != "transfer-sigma0")
             raise ConfigError(f"{self.label}'s noise lives inside its own forward and cannot be switched off, so "
@@ -99,7 +99,7 @@ def preprocessing(normalize: tuple | None, preprocess: nn.Module | None, device:
         raise ConfigError("give normalize=(mean, std) or preprocess=, not both")
     if normalize is None:
         return preprocess
-    from .models.base import Normalize
+    from ..models.base import Normalize
 
     try:
         mean, std = (tuple(float(v) for v in part) for part in normalize)

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import fsio
-from .errors import ConfigError
+from ..project import fsio
+from ..errors import ConfigError
 
 TRUST_FILE = "trusted-models.json"
 #: a trust list larger than this is not ours (it holds a few lines per imported model)

@@ -14,7 +14,7 @@ from typing import Any
 import h5py
 import torch
 
-from .errors import ProjectError
+from ..errors import ProjectError
 from .h5guard import attr_int, attr_json, attr_text, damaged, hard_child
 
 STATUSES = ("running", "finished", "interrupted", "failed")
@@ -52,7 +52,7 @@ NOTES_MAX, TAG_MAX, TAGS_MAX = 10_000, 40, 32
 def check_annotation(notes: Any, tags: Any) -> tuple[str | None, list[str] | None]:
     """``notes`` (text) and ``tags`` (a list of short words, or one comma-separated string), checked;
     None leaves that part as it is. A ConfigError names what was wrong."""
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     if notes is not None and (not isinstance(notes, str) or len(notes) > NOTES_MAX):
         raise ConfigError(f"notes must be text of at most {NOTES_MAX:,} characters, got {type(notes).__name__}"

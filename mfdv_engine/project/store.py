@@ -37,13 +37,13 @@ import numpy as np
 import torch
 
 from . import fsio
-from .errors import ProjectError
+from ..errors import ProjectError
 from .h5guard import attr_int, attr_json, attr_text, check_tree
 from .h5tree import ShapeCheck, curve_rows, read_curves, read_tree, write_curves, write_tree
-from .store_records import (DAMAGED, STATUSES, RunInfo, check_annotation, damaged_info, read_info, run_of, runs_group, tree_nbytes,
+from .records import (DAMAGED, STATUSES, RunInfo, check_annotation, damaged_info, read_info, run_of, runs_group, tree_nbytes,
                             now_iso)
-from .store_tables import TablesMixin
-from .store_trash import TrashMixin, trash_group
+from .tables import TablesMixin
+from .trash import TrashMixin, trash_group
 
 FORMAT = "mfdv-project"
 VERSION = 1

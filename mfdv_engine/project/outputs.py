@@ -13,7 +13,7 @@ file it did not write unless asked to.
 
 Pipes and character devices (``/dev/stdout``, ``/dev/null``) are streams:
 written straight through. :func:`write_output` applies the rule and writes the
-file atomically through :func:`mfdv_engine.fsio.replacing`.
+file atomically through :func:`mfdv_engine.project.fsio.replacing`.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from . import fsio
-from .errors import ProjectError
+from ..errors import ProjectError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: where HDF5 looks for its signature (after an optional user block)

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 from h5py import h5d, h5z
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 #: bool, signed and unsigned integers, floats: every dtype the store writes
 ALLOWED_KINDS = "biuf"

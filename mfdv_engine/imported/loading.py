@@ -3,15 +3,15 @@
 A run's model comes from its config and its last checkpoint; the checkpoint's
 tensors are checked against the model's shapes before anything is read (the
 project file is data from a stranger). An imported run's model file runs only
-if this machine imported it (:mod:`mfdv_engine.trust`).
+if this machine imported it (:mod:`mfdv_engine.imported.trust`).
 """
 from __future__ import annotations
 
 import torch
 
-from .config import RunConfig
-from .errors import ProjectError
-from .models.layout import channels_last_for_eval
+from ..config import RunConfig
+from ..errors import ProjectError
+from ..models.layout import channels_last_for_eval
 from .weights import load_model_state
 
 
@@ -34,8 +34,8 @@ def remembered_root(final: dict) -> str | None:
 
 def load_run(project, run_id: str, *, data_root=None, device: torch.device, limit_test: int | None = None):
     """Rebuild a run's model from its config and last checkpoint (eval mode) with its test data."""
-    from .data import load_dataset
-    from .defenses import get_defense
+    from ..data import load_dataset
+    from ..defenses import get_defense
 
     cfg = checked_run(project, run_id)
     data_root = data_root if data_root is not None else remembered_root(project.run(run_id).final)

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 
 def load_model_state(model: torch.nn.Module, state: Any, run_id: str) -> None:

@@ -5,7 +5,7 @@ Weights are tensors and nothing else: ``.pt``/``.pth`` go through
 objects is refused without running anything), ``.safetensors`` through the
 ``safetensors`` package when it is installed. The model file is Python and
 so runs code: it is executed only from the bytes whose hash the caller checked
-(see :mod:`mfdv_engine.trust`), never re-read between hashing and running.
+(see :mod:`mfdv_engine.imported.trust`), never re-read between hashing and running.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 IMPORTED = "imported"
 WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors")

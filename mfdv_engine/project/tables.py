@@ -12,13 +12,13 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import ProjectError
+from ..errors import ProjectError
 from .h5guard import attr_json, check_tree, damaged, hard_child
-from .store_records import run_of
+from .records import run_of
 
 
 class TablesMixin:
-    """Needs ``run``, ``_read`` and ``transaction`` from :class:`~mfdv_engine.store.Project`."""
+    """Needs ``run``, ``_read`` and ``transaction`` from :class:`~mfdv_engine.project.store.Project`."""
 
     def add_eval_row(self, run_id: str, row: dict[str, Any], gallery: dict[str, np.ndarray] | None = None) -> None:
         """Append one robustness row (replacing a row with the same key) and its gallery."""

@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data import Dataset, Split
-from .errors import ConfigError
+from ..data import Dataset, Split
+from ..errors import ConfigError
 
 
 def as_split(data: Any, n: int, data_root=None) -> tuple[Split, int | None, float, str]:
     """(the first ``n`` examples, class count or None, the data's default ε, a name for messages)."""
-    from .data import load_dataset
-    from .defaults import default_eps, default_eps_for
+    from ..data import load_dataset
+    from ..defaults import default_eps, default_eps_for
 
     if isinstance(data, str):
         data = load_dataset(data, data_root, limit_test=n, splits=("test",))
