@@ -136,3 +136,22 @@ def test_a_study_stopped_mid_run_continues_where_it_stopped_and_trains_nothing_t
     assert runs[0].epochs_done == 6
     epochs = list(Project.open(p).curves("r001")["epoch"]["epoch"])
     assert epochs == [1, 2, 3, 4, 5, 6]  # each epoch once: nothing trained twice
+
+
+def test_a_row_whose_training_diverges_is_reported_and_the_table_goes_on(resources, tmp_path, data_root):
+    """Table 9 at cpu scale: linear123 diverged at epoch 5 and the whole reproduction stopped with
+    exit 2 before the last three rows and without a report. A divergence is a result."""
+    tiny = json.loads((resources / "presets" / "experiments" / "tiny.json").read_text())
+    tiny["rows"].insert(1, {"label": "runaway", "preset": "mnist-lenet-mfdv",
+                            "set": ["model.name=simplenet", "defense.lambda1=1000"]})
+    (resources / "presets" / "experiments" / "tiny.json").write_text(json.dumps(tiny))
+    p, log = tmp_path / "p.mfdv.h5", []
+    text = reproduce("tiny", scale="smoke", project_path=p, data_root=data_root, device="cpu", log=log.append)
+    lines = [l for l in text.splitlines() if l.startswith("| runaway |")]
+    assert len(lines) == 2 and all("| diverged | diverged |" in l and "training stopped" in l for l in lines)
+    assert any(l.startswith("| mfdv | FGSM |") and "[" in l for l in text.splitlines())  # the row after it ran
+    assert sorted(r.status for r in Project.open(p).runs()) == ["failed", "finished", "finished"]
+    log.clear()
+    again = reproduce("tiny", scale="smoke", project_path=p, data_root=data_root, device="cpu", log=log.append)
+    assert not any(m.startswith("training") for m in log) and len(Project.open(p).runs()) == 3
+    assert again.count("| diverged | diverged |") == 2

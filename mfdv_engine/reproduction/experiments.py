@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..measure import store_row
 from ..config import RunConfig, load_preset
-from ..errors import Cancelled, ConfigError
+from ..errors import Cancelled, ConfigError, TrainingDiverged
 from ..evaluation import Protocol, Row, evaluate_attack, row_gradient, wilson_ci
 from ..resources import resources_dir
 from ..training.runs import train_run
@@ -115,6 +115,22 @@ def ensure_run(project_path: Path, cfg: RunConfig, *, data_root, device, log: Lo
     if s.status != "finished":
         raise ConfigError(f"run {s.run_id} ({cfg.name}) did not finish: {s.message}")
     return s.run_id
+
+
+def ensure_or_diverged(project_path: Path, cfg: RunConfig, *, data_root, device, log: Log) -> tuple[str, str]:
+    """(run id, "") of a finished run (reused, resumed or trained), or (run id, the trainer's sentence)
+    of one whose training diverged: a result to report, not an error; a diverged config is not
+    trained again."""
+    for info in Project.open(project_path, create=True).runs():
+        if same_config(info.config, cfg.to_dict()) and info.status == "failed" and "training stopped" in info.message:
+            log(f"{cfg.name}: diverged before ({info.message})")
+            return info.run_id, info.message
+    try:
+        return ensure_run(project_path, cfg, data_root=data_root, device=device, log=log), ""
+    except TrainingDiverged as e:
+        log(f"{cfg.name}: {e}")
+        failed = [i for i in Project.open(project_path).runs() if same_config(i.config, cfg.to_dict())]
+        return (failed[-1].run_id if failed else ""), str(e)
 
 
 #: row parameters that are the protocol's, not the attack's (compared through the protocol)

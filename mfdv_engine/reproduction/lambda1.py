@@ -19,9 +19,9 @@ from typing import Any
 from ..attacks import make_attack
 from ..config import load_preset
 from ..devices import describe_device
-from ..errors import ConfigError, TrainingDiverged
+from ..errors import ConfigError
 from ..evaluation import Protocol, Row
-from .experiments import CANCEL, cell_str, ensure_run, report_header, reuse_or_attack, same_config, stored_protocol
+from .experiments import CANCEL, cell_str, ensure_or_diverged, report_header, reuse_or_attack, stored_protocol
 from ..imported.loading import load_run
 from ..project.outputs import marked, write_output
 from ..measure import store_row, stored_outcomes
@@ -92,20 +92,9 @@ def scale_lambdas(exp, scale: str, asked: list[float] | None) -> list[float]:
 def train_or_diverge(project_path: Path, run: StudyRun, cfg, *, data_root, device, log) -> None:
     """A finished run (reused or trained), or the divergence message of one that
     stopped (also reused: a diverged config is not trained again)."""
-
-    for info in Project.open(project_path, create=True).runs():
-        if same_config(info.config, cfg.to_dict()) and info.status == "failed" and "training stopped" in info.message:
-            run.run_id, run.diverged = info.run_id, info.message
-            log(f"{cfg.name}: diverged before ({info.message})")
-            return
-    try:
-        run.run_id = ensure_run(project_path, cfg, data_root=data_root, device=device, log=log)
-    except TrainingDiverged as e:
-        run.diverged = str(e)
-        log(f"{cfg.name}: {e}")
-        return
-    final = Project.open(project_path).run(run.run_id).final
-    run.sigma = final.get("sigma_mean_end")
+    run.run_id, run.diverged = ensure_or_diverged(project_path, cfg, data_root=data_root, device=device, log=log)
+    if not run.diverged:
+        run.sigma = Project.open(project_path).run(run.run_id).final.get("sigma_mean_end")
 
 
 def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], proto: Protocol, eps: float, *,

@@ -34,7 +34,7 @@ from ..errors import ConfigError
 from ..evaluation import Protocol, Row
 from ..imported.loading import load_run
 from ..project.outputs import check_output, marked, write_output
-from .experiments import CANCEL, Experiment, Log, cell_str, ensure_run, pct, report_header, reuse_or_attack
+from .experiments import CANCEL, Experiment, Log, cell_str, ensure_or_diverged, pct, report_header, reuse_or_attack
 from ..stochastic import is_stochastic
 from ..project.store import Project
 from ..devices import describe_device, resolve_device
@@ -55,6 +55,8 @@ class Cell:
     adaptive: Row | None
     #: what to print in the adaptive column when there is no separate adaptive row
     no_adaptive: str = "same (deterministic model)"
+    #: the trainer's sentence when this row's run diverged (then there is nothing to attack)
+    diverged: str = ""
 
 
 def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None, device: str = "auto",
@@ -99,7 +101,11 @@ def _reproduce(name, scale, project_path, data_root, device, report, log, argv, 
         cells: list[Cell] = []
         checklists: list[tuple[str, list]] = []
         for row, cfg in configs:
-            run_id = ensure_run(project_path, cfg, data_root=data_root, device=device, log=log)
+            run_id, diverged = ensure_or_diverged(project_path, cfg, data_root=data_root, device=device, log=log)
+            if diverged:  # a result: the row says so in every column, and the table goes on
+                cells += [Cell(row["label"], c["label"], exp.paper_value(row["label"], c["label"]), None, None,
+                               diverged=diverged) for c in _row_columns(exp, row)]
+                continue
             cells += _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev, log)
             if sc.get("checklist"):
                 checklists.append((row["label"], _checklist(project_path, run_id, cfg, sc, proto, data_root, dev)))
@@ -146,8 +152,7 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
     project = Project.open(project_path)
     _, ds, model = load_run(project, run_id, data_root=data_root, device=dev, limit_test=proto.n)
     stochastic = is_stochastic(model)
-    wanted = row.get("columns") or [c["label"] for c in exp.columns]
-    cols = [c for c in exp.columns if c["label"] in wanted]
+    cols = _row_columns(exp, row)
     cells = []
     for col in cols:
         paper = exp.paper_value(row["label"], col["label"])
@@ -196,6 +201,11 @@ def _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev
     return cells
 
 
+def _row_columns(exp: Experiment, row: dict[str, Any]) -> list[dict[str, Any]]:
+    wanted = row.get("columns") or [c["label"] for c in exp.columns]
+    return [c for c in exp.columns if c["label"] in wanted]
+
+
 def _checklist(project_path, run_id, cfg, sc, proto, data_root, dev):
     """The checklist of a stochastic run, at most 200 examples, stored with its rows."""
     from ..measure import checklist
@@ -220,6 +230,10 @@ def _robustness_report(exp, scale, sc, proto, cells: list[Cell], checklists, dev
               "| row | column | paper | ours, paper protocol | ours, adaptive | Δ adaptive − paper protocol | ours, clean | protocol |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for c in cells:
+        if c.diverged:
+            paper = "—" if c.paper is None else f"{c.paper:.1f}"
+            lines.append(f"| {c.row} | {c.column} | {paper} | diverged | diverged |  |  | {c.diverged} |")
+            continue
         clean = exp_column(exp, c.column) == "clean"
         ours = cell_str(c.ours, clean)
         adap = "—" if clean else (c.no_adaptive if c.adaptive is None else cell_str(c.adaptive))
