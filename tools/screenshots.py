@@ -1,6 +1,7 @@
 """``python tools/screenshots.py [OUT_DIR]`` (``make screenshots``): train two short demo runs and a
 moons run into a temporary project, attack, sweep and check them, open every view offscreen at
-1280×800 and save ``docs/screenshots/<view>.png``.
+1280×800 and save ``docs/screenshots/<view>.png``, and each window view again at a 1366×768 laptop's
+size in ``docs/screenshots/1366x768/``.
 
 A developer's tool, not part of the shipped studio: it drives the window the way a user
 would and waits for the workers (and the reader's snapshots) between the steps."""
@@ -14,6 +15,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 SIZE = (1280, 800)
+#: the laptop screen each window view is also shown at (a window no larger than the screen)
+LAPTOP = (1366, 768)
 
 
 class Shots:
@@ -56,6 +59,14 @@ class Shots:
         self.pump()
         widget.grab().save(str(self.out / f"{name}.png"))
         print(self.out / f"{name}.png")
+        if widget is self.win:   # the same view on a laptop screen (the window is as large as it may be)
+            small = self.out / f"{LAPTOP[0]}x{LAPTOP[1]}"
+            small.mkdir(exist_ok=True)
+            self.win.resize(*LAPTOP)
+            self.pump(40)
+            widget.grab().save(str(small / f"{name}.png"))
+            self.win.resize(*SIZE)
+            self.pump(40)
 
     def run_id(self, name: str) -> str:
         return next(i.run_id for i in self.win.runs if i.name == name)
