@@ -155,3 +155,19 @@ def test_a_row_whose_training_diverges_is_reported_and_the_table_goes_on(resourc
     again = reproduce("tiny", scale="smoke", project_path=p, data_root=data_root, device="cpu", log=log.append)
     assert not any(m.startswith("training") for m in log) and len(Project.open(p).runs()) == 3
     assert again.count("| diverged | diverged |") == 2
+
+
+def test_the_cpu_scale_with_a_gpu_visible_says_gpu_is_faster_and_runs_as_asked(resources, tmp_path, data_root,
+                                                                               monkeypatch):
+    import torch
+
+    tiny = json.loads((resources / "presets" / "experiments" / "tiny.json").read_text())
+    tiny["scales"]["cpu"] = dict(tiny["scales"]["smoke"], notes="test cpu scale")
+    tiny["scales"]["gpu"] = dict(tiny["scales"]["smoke"], notes="test gpu scale")
+    (resources / "presets" / "experiments" / "tiny.json").write_text(json.dumps(tiny))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    log = []
+    text = reproduce("tiny", scale="cpu", project_path=tmp_path / "p.mfdv.h5", data_root=data_root, device="cpu",
+                     log=log.append)
+    assert any("`--scale gpu` is the faster choice" in m and "running the cpu scale as asked" in m for m in log)
+    assert "— cpu scale" in text.splitlines()[0]
