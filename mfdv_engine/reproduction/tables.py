@@ -103,8 +103,9 @@ def _reproduce(name, scale, project_path, data_root, device, report, log, argv, 
         for row, cfg in configs:
             run_id, diverged = ensure_or_diverged(project_path, cfg, data_root=data_root, device=device, log=log)
             if diverged:  # a result: the row says so in every column, and the table goes on
-                cells += [Cell(row["label"], c["label"], exp.paper_value(row["label"], c["label"]), None, None,
-                               diverged=diverged) for c in _row_columns(exp, row)]
+                labels = [c["label"] for c in _row_columns(exp, row)] + ([SUITE_COLUMN] if sc.get("suite") else [])
+                cells += [Cell(row["label"], lab, exp.paper_value(row["label"], lab), None, None, diverged=diverged)
+                          for lab in labels]
                 continue
             cells += _evaluate_row(exp, sc, row, cfg, run_id, project_path, proto, data_root, dev, log)
             if sc.get("checklist"):
