@@ -98,6 +98,31 @@ def test_lambda1_cpu_scale_is_simplenet_with_the_issue_lambdas_seeds_and_a_contr
             assert any(same_config(cfg.to_dict(), t) for t in shared.values()), run.label
 
 
+def test_lambda1_seeds_choose_the_training_seeds_and_the_control_follows_the_first():
+    """The control's verdict decides whether any number can be published, so it is trained right
+    after the first seed; ``--seeds 0`` runs seed 0 and the control, a later ``--seeds 0,1`` adds seed 1."""
+    from mfdv_engine.reproduction.lambda1 import parse_seeds, scale_lambdas, study_configs
+
+    exp = Experiment.load("lambda1")
+    lams = scale_lambdas(exp, "cpu", None)
+    order = [(r.seed, r.control) for r, _ in study_configs(exp, "cpu", lams)]
+    assert order == [(0, False)] * 5 + [(0, True)] + [(1, False)] * 5
+    one = study_configs(exp, "cpu", lams, parse_seeds("0"))
+    assert [(r.seed, r.control) for r, _ in one] == [(0, False)] * 5 + [(0, True)]
+    assert [r.seed for r, _ in study_configs(exp, "cpu", [0.1], parse_seeds("3"))] == [3, 3, 0]
+    for bad in ("", "a", "-1", "0.5"):
+        with pytest.raises(ConfigError, match="--seeds needs whole numbers"):
+            parse_seeds(bad)
+
+
+def test_seeds_apply_to_the_lambda1_study_only(tmp_path, capsys):
+    p = tmp_path / "t.mfdv.h5"
+    assert main(["reproduce", "table9", "--seeds", "0", "--project", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "--seeds applies to the lambda1 study only" in err and "Traceback" not in err
+    assert not p.exists()
+
+
 def test_interval_plot_draws_each_point_with_its_interval():
     svg = interval_plot_svg([Series("a", [("0", 0.5, 0.4, 0.6), ("0.1", None, 0, 0), ("0.2", 0.2, 0.1, 0.3)])],
                             title="t", xlabel="λ1", ylabel="robust accuracy (%)")

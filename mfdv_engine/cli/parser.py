@@ -136,6 +136,8 @@ def _reproduction_commands(sub) -> None:
                     "report this tool wrote (never a project, its lock or a read-only file)")
     rp.add_argument("--lambda1", metavar="LIST", help="lambda1 study only: the λ1 values, e.g. 0,0.02,0.1 "
                     "(default: 0,0.01,0.02,0.05,0.1,0.2,0.5)")
+    rp.add_argument("--seeds", metavar="LIST", help="lambda1 study only: the training seeds, e.g. 0 or 0,1 "
+                    "(default: the scale's); a later call with more seeds reuses the finished runs")
 
 
 def _more_project_commands(sub) -> None:

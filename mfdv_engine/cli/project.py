@@ -162,18 +162,19 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 @command("reproduce")
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from ..reproduction.lambda1 import parse_lambdas
+    from ..reproduction.lambda1 import parse_lambdas, parse_seeds
     from ..reproduction.tables import reproduce
     from ..training.runs import check_project_path
 
     lambdas = parse_lambdas(args.lambda1, []) if args.lambda1 is not None else None
+    seeds = parse_seeds(args.seeds)
     check_project_path(args.project)
     argv = "mfdv reproduce " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
     try:
         with contextlib.redirect_stdout(sys.stderr):
             text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
                              device=args.device, report=args.report, argv=argv, lambdas=lambdas,
-                             overwrite=args.overwrite,
+                             overwrite=args.overwrite, seeds=seeds,
                              log=lambda m: print(printable(m), file=sys.stderr))  # log lines quote run names
     except KeyboardInterrupt:
         print("mfdv: stopped by the user; finished runs and rows are kept, and the same command continues "

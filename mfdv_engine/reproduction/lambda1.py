@@ -33,6 +33,16 @@ from ..evaluation.suite import SuiteSpec, run_suite
 COLUMNS = ("PGD-10, paper protocol", "EOT PGD-10", "adaptive suite")
 
 
+def parse_seeds(text: str | None) -> list[int] | None:
+    """``0,1`` → [0, 1]; None keeps the scale's seeds."""
+    if text is None:
+        return None
+    vals = [t.strip() for t in text.split(",") if t.strip()]
+    if not vals or not all(v.isdigit() for v in vals):
+        raise ConfigError(f"--seeds needs whole numbers ≥ 0 separated by commas (e.g. 0,1); got {text!r}")
+    return [int(v) for v in vals]
+
+
 def parse_lambdas(text: str | None, default: list[float]) -> list[float]:
     """``0,0.01,0.1`` → floats; every value must be a finite number ≥ 0."""
     from ..config import parse_value
@@ -60,20 +70,31 @@ class StudyRun:
     cells: dict[str, Row] = field(default_factory=dict)
 
 
-def study_configs(exp, scale: str, lambdas: list[float]) -> list[tuple[StudyRun, Any]]:
-    """(study run, validated config) for the plain row and every λ1, for every seed, then the
-    scale's controls (each a preset plus overrides, trained as given: not via the scale's ``set``)."""
+def study_configs(exp, scale: str, lambdas: list[float],
+                  seeds: list[int] | None = None) -> list[tuple[StudyRun, Any]]:
+    """(study run, validated config) for the plain row and every λ1, for every seed (``seeds``, else
+    the scale's); the scale's controls (each a preset plus overrides, trained as given: not via the
+    scale's ``set``) come right after the first seed, because their verdict decides whether any
+    number of the study can be published."""
     sc = exp.scale(scale)
     plain, mfdv = exp.rows[0], exp.rows[1]
-    out = []
-    for seed in sc.get("seeds", [0]):
+    out: list[tuple[StudyRun, Any]] = []
+    for i, seed in enumerate(sc.get("seeds", [0]) if seeds is None else seeds):
+        if i == 1:
+            out += control_configs(exp, scale)
         for lam in [None] + lambdas:
             row = plain if lam is None else dict(mfdv, set=list(mfdv.get("set", [])) + [f"defense.lambda1={lam:g}"])
             label = "plain" if lam is None else f"λ1={lam:g}"
             cfg = exp.run_config(dict(row, label=label), scale).with_overrides([f"train.seed={seed}"])
             cfg.name = f"{exp.name}/{label}/seed{seed}"
             out.append((StudyRun(label, lam, seed), cfg.validate()))
-    for ctl in sc.get("controls", []):
+    return out if len(seeds or sc.get("seeds", [0])) > 1 else out + control_configs(exp, scale)
+
+
+def control_configs(exp, scale: str) -> list[tuple[StudyRun, Any]]:
+    """The scale's controls: models the suite must not break."""
+    out = []
+    for ctl in exp.scale(scale).get("controls", []):
         for seed in ctl.get("seeds", [0]):
             cfg = load_preset(ctl["preset"]).with_overrides(list(ctl.get("set", [])) + [f"train.seed={seed}"])
             cfg.name = f"{exp.name}/{ctl['label']}/seed{seed}"
@@ -140,11 +161,12 @@ def suite_row(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, e
 
 
 def run_study(exp, scale: str, *, project_path: Path, data_root, device: str, dev, log, argv: str,
-              lambdas: list[float] | None, report: str | Path | None, overwrite: bool = False) -> str:
+              lambdas: list[float] | None, report: str | Path | None, overwrite: bool = False,
+              seeds: list[int] | None = None) -> str:
     """Train (or reuse) every run, evaluate it, and return the Markdown report
     (the SVG plot is written beside ``report`` when one is given)."""
     sc = exp.scale(scale)
-    plan = study_configs(exp, scale, scale_lambdas(exp, scale, lambdas))  # validates every config first
+    plan = study_configs(exp, scale, scale_lambdas(exp, scale, lambdas), seeds)  # validates every config first
     proto = Protocol(**sc.get("protocol", {})).validate()
     runs = []
     for run, cfg in plan:
