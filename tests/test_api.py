@@ -52,7 +52,12 @@ def test_a_set_cancel_token_stops_before_any_row(trained):
 
 def test_checklist_items_and_rows_are_stored_and_shown(trained, capsys):
     p, rid, _ = trained
+    mine = mfdv.attack(p, rid, "fgsm", protocol=SMALL)[0]
     items = mfdv.checklist(p, rid, protocol=SMALL, square_queries=20)
+    rows = mfdv.show(p, rid).rows
+    kept = [r for r in rows if r.key == mine.key]
+    assert len(kept) == 1 and kept[0].robust_acc == mine.robust_acc  # the checklist never replaces a user's row
+    assert any(r.attack == "fgsm" and r.key.endswith("|in=checklist") for r in rows)
     stored = mfdv.stored_checklist(p, rid)
     assert [i["title"] for i in stored["items"]] == [i.title for i in items] and stored["protocol"]["n"] == 24
     attacks = {r["attack"] for r in mfdv.show(p, rid).rows}

@@ -37,6 +37,8 @@ def _overlap_tol(a: Row, b: Row) -> float:
     return max(a.ci_high - a.ci_low, b.ci_high - b.ci_low) / 2
 
 
+#: the group a checklist's rows belong to (their key ends in ``|in=checklist``)
+CHECKLIST = "checklist"
 #: the attack rows a checklist measures (for its progress): fgsm, pgd10, square, unbounded, 3 ε, single-sample
 CHECKLIST_ROWS = 8
 
@@ -58,6 +60,9 @@ def run_checklist(model: torch.nn.Module, split, proto: Protocol, *, device: tor
 
         r, gallery = evaluate_attack(model, split, spec, proto, eot=e, device=device, on_progress=progress,
                                      cancel=cancel)
+        # its own key ("|in=checklist"): a checklist's EOT-10, n=200 row never replaces the user's own
+        # row of that attack, nor becomes a cell of the comparison matrix
+        r.params["suite"] = CHECKLIST
         done[0] += 1
         if on_row is not None:
             on_row(r, gallery)
