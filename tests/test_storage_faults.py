@@ -22,6 +22,7 @@ from mfdv_engine.config import load_preset
 from mfdv_engine.errors import StorageFull
 from mfdv_engine.training.runs import train_run
 from mfdv_engine.project.store import Project
+from mfdv_engine.cli import main
 from planting import run, sha
 
 ENOSPC = OSError(errno.ENOSPC, "No space left on device")
@@ -268,3 +269,13 @@ def test_attack_on_a_busy_project_is_refused_before_loading(base, tmp_path, caps
         code, out, err = run(capsys, "attack", "--project", p, "--run", "r002", "--attacks", "fgsm",
                              "--data-root", data_root)
     assert code == 2 and "being written by another process" in err
+
+
+def test_a_file_where_the_folder_should_be_is_named(tmp_path, capsys):
+    """A project path under a file says that the file is not a folder, not that the folder is missing."""
+    blocker = tmp_path / "results"
+    blocker.write_text("notes")
+    assert main(["train", "--preset", "mnist-lenet-mfdv", "--project", str(blocker / "sub" / "p.mfdv.h5")]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocker} is a file, not a folder" in err and "Traceback" not in err
+    assert blocker.read_text() == "notes"

@@ -51,6 +51,15 @@ VERSION = 1
 LOCK_RETRY_S = 2.0
 
 
+def missing_folder(p: Path) -> str:
+    """Why a project cannot be at ``p``: its folder is missing, or a file stands where the folder should be."""
+    for parent in (p.parent, *p.parent.parents):
+        if parent.exists() and not parent.is_dir():
+            return (f"{parent} is a file, not a folder, so project {p.name} cannot be created under it; "
+                    "choose a path in a folder")
+    return f"the folder {p.parent} for project {p.name} does not exist; create it first or choose another path"
+
+
 class Project(TablesMixin, TrashMixin):
     """One ``*.mfdv.h5`` file. Reading is free; writing takes the project lock."""
 
@@ -76,9 +85,7 @@ class Project(TablesMixin, TrashMixin):
         """A project at ``path`` that may not exist yet (so its lock can be taken first)."""
         p = Path(path).expanduser()
         if not p.parent.is_dir():
-            raise ProjectError(
-                f"the folder {p.parent} for project {p.name} does not exist; create it first or choose another path"
-            )
+            raise ProjectError(missing_folder(p))
         if p.is_dir():
             raise ProjectError(f"{p} is a folder, not a project file; give a file name such as {p / 'project.mfdv.h5'}")
         proj = cls(p)

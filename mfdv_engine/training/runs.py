@@ -13,7 +13,7 @@ from ..data import load_dataset
 from ..errors import Cancelled, MfdvError, ProjectError, StorageFull
 from ..stochastic import is_stochastic
 from ..project.h5tree import ShapeCheck
-from ..project.store import Project
+from ..project.store import Project, missing_folder
 from ..devices import describe_device, resolve_device
 from .trainer import EpochResult, EventSink, Trainer
 from ..validate import sub_seed
@@ -34,7 +34,7 @@ class TrainSummary:
 def check_project_path(path: str | Path) -> Path:
     p = Path(path).expanduser()
     if not p.parent.is_dir():
-        raise ProjectError(f"the folder {p.parent} for project {p.name} does not exist; create it first or choose another path")
+        raise ProjectError(missing_folder(p))
     if p.exists():
         Project.open(p)  # raises a clear error for a damaged or foreign file
     return p
@@ -244,7 +244,8 @@ def _final(tr: Trainer, res: EpochResult) -> dict[str, Any]:
         "clean_acc_short": f"{short}, n={n}",
         "train_acc": row["train_acc"],
         "loss": row["loss"],
-        "sigma_mean_start": tr.sigma_start,
+        # None, not 0.0, where the model has no learned σ (a plain or PGD-AT run)
+        "sigma_mean_start": tr.sigma_start if row.get("sigma_mean") is not None else None,
         "sigma_mean_end": row.get("sigma_mean"),
         "epoch_time_s": row["epoch_time"],
         "device": describe_device(tr.device),
