@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         st.data_dir().mkdir(parents=True, exist_ok=True)
         path = str(st.default_project_path())
     win = MainWindow(path)
-    errors.log_to_file(st.data_dir())
+    errors.native_crashes_to(errors.log_to_file(st.data_dir()))
     errors.install(win)
     win.show()
     settle_gc()

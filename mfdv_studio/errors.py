@@ -54,6 +54,23 @@ def log_to_file(folder: Path) -> Path | None:
     return path
 
 
+_CRASH_FILE: list = []   # the open file faulthandler writes into (it must outlive the call)
+
+
+def native_crashes_to(log: Path | None) -> None:
+    """A crash below Python (a segfault in Qt or torch) writes every thread's stack into the
+    studio's log before the process dies, instead of leaving nothing behind."""
+    import faulthandler
+
+    if log is None or _CRASH_FILE:
+        return
+    try:
+        _CRASH_FILE.append(open(log, "a", encoding="utf-8"))
+    except OSError:
+        return
+    faulthandler.enable(_CRASH_FILE[0], all_threads=True)
+
+
 def install(window: Reporter) -> Hook:
     """Route uncaught exceptions to ``window`` (and then to the hook that was there); returns the old hook."""
     previous: Hook = sys.excepthook

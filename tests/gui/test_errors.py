@@ -114,3 +114,17 @@ class _NoWindow:
 
     def status_message(self, *a) -> None:
         pass
+
+
+def test_a_native_crash_leaves_its_stack_in_the_studio_log(tmp_path):
+    """A segfault (seen once on a real display) left nothing behind; faulthandler now writes the stacks."""
+    import subprocess
+    import sys
+
+    code = ("import ctypes, pathlib; from mfdv_studio import errors; "
+            f"log = errors.log_to_file(pathlib.Path({str(tmp_path)!r})); errors.native_crashes_to(log); "
+            "ctypes.string_at(0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    text = (tmp_path / "studio.log").read_text()
+    assert "Fatal Python error" in text and "Segmentation fault" in text and "most recent call first" in text
