@@ -93,6 +93,9 @@ def test_train_attack_gallery_csv(qtbot, window, tmp_path):
     assert n == 2 and len(data) == len(cells)  # the rows shown, in the view's order, as numbers
     assert all(c[1] == "pgd10" for c in cells) and [d["attack"] for d in data] == ["pgd10", "pgd10"]
     assert cells[0][4] == "EOT-4" and data[0]["gradient"] == "EOT-4"
+    info = window.snapshot.infos()[0].config  # the same data set, model and defense columns as `mfdv export`
+    assert {(d["dataset"], d["model"], d["defense"]) for d in data} == {
+        (info["data"]["name"], info["model"]["name"], info["defense"]["name"])} and data[0]["dataset"]
     for d, c in zip(data, cells):
         assert c[9] == f"{float(d['robust_acc']):.2%}" and float(d["ci_low"]) <= float(d["ci_high"])
 
