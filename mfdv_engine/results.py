@@ -39,6 +39,12 @@ class Examples:
         """(n,) bool: clean-correct and then misclassified: the attack's successes."""
         return self.clean_ok & ~self.robust
 
+    def __repr__(self) -> str:
+        """Counts and shapes: a notebook cell must not print n images' worth of tensor values."""
+        adv = "not kept" if self.x_adv is None else f"shape {tuple(self.x_adv.shape)}"
+        return (f"Examples(n={self.robust.numel()}, clean-correct {int(self.clean_ok.sum())}, "
+                f"robust {int(self.robust.sum())}, broken {int(self.broken.sum())}, adversarials {adv})")
+
     @classmethod
     def of(cls, out: Outcome) -> "Examples":
         return cls(out.robust, out.clean_ok, out.frac, out.x_adv)
@@ -81,12 +87,21 @@ class Result:
         return suite[-1] if suite else min(self.rows, key=lambda r: r.robust_acc, default=None)
 
     def verdicts(self, row: Row | str | None = None) -> Examples:
-        """The per-example outcome of ``row`` (a Row, its key, or None for :attr:`worst`)."""
-        key = (row.key if isinstance(row, Row) else row) if row is not None else (self.worst.key if self.worst else "")
+        """The per-example outcome of ``row``: a Row, its key, an attack name (its worst kept row,
+        e.g. the EOT one when both gradient modes ran), or None for :attr:`worst`."""
+        key = self._key(row)
         if key not in self.examples:
             kept = ", ".join(self.examples) or "none (evaluate keeps them; attack(..., keep_examples=True))"
             raise KeyError(f"no examples kept for {key!r}; kept: {kept}")
         return self.examples[key]
+
+    def _key(self, row: Row | str | None) -> str:
+        if row is None:
+            return self.worst.key if self.worst else ""
+        if isinstance(row, Row):
+            return row.key
+        named = [r for r in self.rows if r.attack == row and r.key in self.examples]
+        return min(named, key=lambda r: r.robust_acc).key if row not in self.examples and named else row
 
     def adversarial(self, row: Row | str | None = None) -> torch.Tensor:
         """Every adversarial input of ``row`` (the worst case's by default), shape (n, ...)."""
@@ -112,8 +127,10 @@ class Result:
     def __repr__(self) -> str:
         head = f"Result({len(self.rows)} row{'s' if len(self.rows) != 1 else ''}" + (
             f", run {self.run_id}" if self.run_id else "") + (", cancelled" if self.cancelled else "") + ")"
+        worst = self.worst
         lines = [f"  {r.robust_acc:7.2%} [{r.ci_low:.1%}, {r.ci_high:.1%}]  clean {r.clean_acc:.1%}  "
-                 f"{r.protocol_line()}" for r in self.rows]
+                 f"{r.protocol_line()}" + ("   <- worst: verdicts() and adversarial() default to it"
+                                          if r is worst and len(self.rows) > 1 else "") for r in self.rows]
         return "\n".join([head, *lines])
 
     def _repr_html_(self) -> str:

@@ -83,8 +83,11 @@ def test_results_hold_verdicts_adversarials_and_display(cnn, digits):
     broken = ex.broken.nonzero().flatten()
     if len(broken):  # a broken example really is misclassified
         assert (cnn(adv[broken]).argmax(1) != y[:64][broken]).all()
+    assert res.verdicts("pgd10") is ex and res.adversarial("pgd10") is adv  # by attack name
+    assert repr(ex).startswith("Examples(n=64, ") and "shape (64, 1, 28, 28)" in repr(ex) and "tensor" not in repr(ex)
     text, html = repr(res), res._repr_html_()
     assert "pgd10" in text and "95% CI" in html and "<table>" in html and "n=64" in text
+    assert text.count("<- worst") == 1 and "<- worst" in text.splitlines()[1 + res.rows.index(res.worst)]
     assert res.worst.robust_acc == min(r.robust_acc for r in res)
     try:
         import pandas  # noqa: F401
