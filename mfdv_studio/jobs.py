@@ -133,7 +133,9 @@ def checklist_job(project_path: str, run_id: str, *, proto, eps: float | None = 
     def fn(ctx: JobContext) -> dict:
         items = api.checklist(project_path, run_id, eps=eps, protocol=proto, square_queries=square_queries,
                               data_root=data_root, device=device, on_event=_sink(ctx), cancel=ctx.cancel)
-        return {"run_id": run_id, "items": [i.to_dict() for i in items]}
+        if ctx.cancel.is_set():  # nothing was stored: the pane keeps showing the stored checklist
+            return {"run_id": run_id, "status": "cancelled", "items": None}
+        return {"run_id": run_id, "status": "finished", "items": [i.to_dict() for i in items]}
 
     return Job("checklist", f"Checklist of {run_id}", fn, {"run_id": run_id})
 

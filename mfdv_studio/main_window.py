@@ -317,7 +317,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
             acc = (result.get("final") or {}).get("clean_acc")
             self.training.finish_live(f"run {result.get('run_id')}: {status}" +
                                       (f", clean accuracy {acc:.2%}" if acc is not None else ""))
-        elif job.kind == "checklist":
+        elif job.kind == "checklist" and result["items"] is not None:  # (None: cancelled, the stored one stays)
             self.robustness.set_checklist(result["run_id"], result["items"])
             self.tabs.setCurrentWidget(self.robustness)
         elif job.kind == "boundaries":

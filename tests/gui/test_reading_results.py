@@ -83,3 +83,25 @@ def test_ten_class_colours_are_told_apart():
     # every pair differs clearly (classes 6 and 7 were two blues ~40 apart)
     assert min(np.linalg.norm(np.subtract(a, b)) for a, b in itertools.combinations(colors, 2)) > 60
     assert len({c.getRgb() for c in class_colors(100)}) == 100   # CIFAR-100: still one colour per class
+
+
+def test_a_cancelled_checklist_rerun_keeps_the_stored_checklist_on_screen(window, monkeypatch):
+    """Walk-through finding: cancelling a rerun blanked the pane although the stored checklist still stood."""
+    import threading
+
+    from mfdv_engine.evaluation import Protocol
+    from mfdv_studio import jobs
+
+    items = [{"title": "Iterative attacks beat single-step ones", "passed": True, "evidence": "PGD 3% < FGSM 9%",
+              "numbers": {}}]
+    window.robustness.set_checklist("demo (r001)", items)
+    cancel = threading.Event()
+    cancel.set()
+    monkeypatch.setattr(jobs.api, "checklist", lambda *a, **k: [])   # what the API returns once cancelled
+    job = jobs.checklist_job("p.mfdv.h5", "r001", proto=Protocol(n=20))
+    result = job.fn(jobs.JobContext(lambda e: None, lambda *a: None, cancel))
+    assert result["status"] == "cancelled" and result["items"] is None
+    window.on_job_returned(job, result)
+    tree = window.robustness.checklist
+    assert tree.topLevelItemCount() == 2 and "Iterative attacks" in tree.topLevelItem(1).text(1)
+    assert not window.errors
