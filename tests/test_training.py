@@ -48,6 +48,13 @@ def test_events_curves_and_sigma_growth(tmp_path):
     assert len(curves["epoch"]["test_acc"]) == 2 and len(curves["step"]["loss"]) == len(steps)
 
 
+def test_a_plain_run_has_no_sigma_at_either_end(tmp_path):
+    """No learned σ: both ends are None (a 0.0 start read as 'σ started at zero')."""
+    summary = train_run(tmp_path / "p.mfdv.h5", demo_cfg(**{"train.epochs": 1, "defense": "none",
+                                                             "model.stochastic": "none", "data.limit_train": 256}))
+    assert summary.final["sigma_mean_start"] is None and summary.final["sigma_mean_end"] is None
+
+
 def test_cancel_stops_within_one_step_and_resume_finishes(tmp_path):
     cancel = threading.Event()
     steps_after_cancel = []
