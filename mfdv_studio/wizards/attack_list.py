@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem
+from PySide6.QtWidgets import QComboBox, QLineEdit, QTreeWidget, QTreeWidgetItem
 
 #: attack fields the wizard does not offer per attack: ε and EOT samples are the wizard's own fields,
 #: the seed is the protocol's, ``version``/``pixels`` make the attack what its name says, the rest is batching
@@ -28,6 +28,39 @@ def attack_params(name: str) -> dict[str, Any]:
             continue
         out[f.name] = defaults.get(f.name, f.default)
     return out
+
+
+def param_choices(name: str, key: str, value: Any) -> tuple[str, ...] | None:
+    """The fixed values a parameter takes (a yes/no, an attack's norms), or None for free text."""
+    from mfdv_engine.attacks.base import ATTACKS, NORMS
+    from mfdv_engine.evaluation.suite import SUITE
+
+    if isinstance(value, bool):
+        return ("true", "false")
+    if key == "norm" and name != SUITE:
+        return tuple(ATTACKS.get(name)[0].norms or NORMS)
+    return None
+
+
+class ChoiceEdit(QComboBox):
+    """A drop-down that reads like the line edits beside it (``text``, ``setText``, ``textChanged``),
+    so a yes/no or a norm cannot be mistyped."""
+
+    textChanged = Signal(str)
+
+    def __init__(self, choices: tuple[str, ...], value: str) -> None:
+        super().__init__()
+        self.addItems(list(choices))
+        self.setText(value)
+        self.currentTextChanged.connect(self.textChanged)
+
+    def text(self) -> str:
+        return self.currentText()
+
+    def setText(self, text: str) -> None:
+        i = self.findText(str(text).strip().lower() if self.findText("true") >= 0 else str(text).strip())
+        if i >= 0:
+            self.setCurrentIndex(i)
 
 
 def describe(name: str) -> str:
@@ -72,7 +105,7 @@ class AttackList(QTreeWidget):
         self.setColumnCount(2)
         self.setHeaderLabels(["Attack / parameter", "Value"])
         self.setColumnWidth(0, 220)
-        self.edits: dict[tuple[str, str], QLineEdit] = {}
+        self.edits: dict[tuple[str, str], QLineEdit | ChoiceEdit] = {}
         self.defaults: dict[str, dict[str, Any]] = {}
         self.items: dict[str, QTreeWidgetItem] = {}
         for name in list_attacks() + [SUITE]:
@@ -91,8 +124,13 @@ class AttackList(QTreeWidget):
         it.setForeground(1, self.palette().placeholderText())
         for key, value in params.items():
             child = QTreeWidgetItem(it, [key, ""])
-            edit = QLineEdit(shown(value))
-            edit.setPlaceholderText("all members" if key == "members" else "auto" if value is None else "")
+            choices = param_choices(name, key, value)
+            edit: QLineEdit | ChoiceEdit
+            if choices:
+                edit = ChoiceEdit(choices, shown(value))
+            else:
+                edit = QLineEdit(shown(value))
+                edit.setPlaceholderText("all members" if key == "members" else "auto" if value is None else "")
             edit.textChanged.connect(self.changed)
             self.setItemWidget(child, 1, edit)
             self.edits[(name, key)] = edit
@@ -109,7 +147,7 @@ class AttackList(QTreeWidget):
         for n, it in self.items.items():
             it.setCheckState(0, Qt.Checked if n in names else Qt.Unchecked)
 
-    def param(self, attack: str, key: str) -> QLineEdit:
+    def param(self, attack: str, key: str) -> QLineEdit | ChoiceEdit:
         return self.edits[(attack, key)]
 
     def edited(self) -> dict[str, dict[str, str]]:

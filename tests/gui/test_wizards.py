@@ -410,3 +410,19 @@ def test_a_new_preset_keeps_the_example_limits_typed_and_says_so(qtbot):
     w.set_value("data.limit_test", "null")   # cleared: the next preset's own limits again, without a note
     w.set_preset("demo-lenet-mfdv")
     assert w.config().data.limit_test is None and w.limits_note.isHidden()
+
+
+def test_yes_no_and_norm_parameters_are_drop_downs_and_send_only_changes(qtbot):
+    """Walk-through finding: ``random_start`` and ``norm`` were free text that a typo broke."""
+    from mfdv_studio.wizards.attack_list import ChoiceEdit
+
+    aw = attack_wizard(qtbot)
+    check_only(aw, ["pgd10", "autoattack"])
+    start, norm = aw.attack_list.param("pgd10", "random_start"), aw.attack_list.param("autoattack", "norm")
+    assert isinstance(start, ChoiceEdit) and [start.itemText(i) for i in range(start.count())] == ["true", "false"]
+    assert isinstance(norm, ChoiceEdit) and "L2" in [norm.itemText(i) for i in range(norm.count())]
+    assert start.text() == "true" and aw.request()["params"] == []
+    start.setCurrentIndex(1)
+    assert aw.request()["params"] == ["pgd10.random_start=false"] and aw.pages[1].isComplete()
+    specs, _ = parse_attacks(aw.request()["attacks"], eps=0.3, params=aw.request()["params"], eot=1)
+    assert {s.name: s for s in specs}["pgd10"].random_start is False
