@@ -156,6 +156,8 @@ def test_latex_is_a_booktabs_table_with_escaped_text(mat):
     body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0]
     assert body.count(r"\\") == 2 and len(re.findall(r"(?<!\\)&", body)) == 2 * (len(mat.header()) - 1)
     assert "Protocol." in tex and tex_escape(mat.notes[-1]) in tex
+    assert r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%" in tex  # wide: fits the page
+    assert tex.index(r"\resizebox") < tex.index(r"\begin{tabular}") < tex.index(r"\end{tabular}}")
     assert tex_escape("{x}^~$") == r"\{x\}\textasciicircum{}\textasciitilde{}\$"
 
 
@@ -171,7 +173,7 @@ def test_latex_is_plain_ascii_and_compiles_where_pdflatex_is_installed(mat, tmp_
     assert body.count("{") == body.count("}")
     if shutil.which("pdflatex"):
         doc = tmp_path / "t.tex"
-        doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n"
+        doc.write_text("\\documentclass{article}\\usepackage{booktabs,graphicx}\\begin{document}\n"
                        + to_latex(mat) + "\n\\end{document}\n", encoding="ascii")
         out = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
                              capture_output=True, text=True, timeout=120)

@@ -93,16 +93,22 @@ def tex_escape(text: str) -> str:
     return "".join(_tex_char(ch) for ch in printable(text))
 
 
+#: shrink to the line width only when wider (graphicx: ``\\width`` is the table's natural width)
+FIT = r"  \resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%"
+
+
 def to_latex(mat: Matrix, caption: str = "Robust accuracy of each run under each attack.") -> str:
-    """A booktabs table (needs ``\\usepackage{booktabs}``) with the protocol under it."""
+    """A booktabs table (needs ``\\usepackage{booktabs,graphicx}``) with the protocol under it; a
+    table wider than the text is scaled down to the line width (a narrower one keeps its size)."""
     head = mat.header()
     spec = "ll" + "r" * (len(head) - 2)
     body = [" & ".join(tex_escape(c) for c in row) + r" \\" for row in mat.text_rows()]
     notes = "".join(f" \\\\\n  {tex_escape(n)}" for n in mat.notes)
     return "\n".join([
-        r"\begin{table}[t]", r"  \centering", f"  \\caption{{{tex_escape(caption)}}}", f"  \\begin{{tabular}}{{{spec}}}",
+        r"\begin{table}[t]", r"  \centering", f"  \\caption{{{tex_escape(caption)}}}",
+        FIT, f"  \\begin{{tabular}}{{{spec}}}",
         r"    \toprule", "    " + " & ".join(tex_escape(h) for h in head) + r" \\", r"    \midrule",
-        *("    " + b for b in body), r"    \bottomrule", r"  \end{tabular}",
+        *("    " + b for b in body), r"    \bottomrule", r"  \end{tabular}}",
         r"  \par\smallskip\footnotesize\raggedright", "  Protocol." + notes, r"\end{table}", ""])
 
 
