@@ -42,6 +42,7 @@ class ProjectExplorer(QTreeView):
         self.setModel(model)
         self.tree = model
         self._kept: list[str] = []
+        self._next: list[str] = []   # runs to select once the next snapshot is shown (a restored run)
         self.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.setContextMenuPolicy(Qt.CustomContextMenu)
@@ -77,9 +78,13 @@ class ProjectExplorer(QTreeView):
     def select_run(self, run_id: str) -> None:
         self.select_runs([run_id])
 
+    def select_after_refresh(self, run_ids: list[str]) -> None:
+        """Select these runs when the next snapshot arrives (they are not in the tree yet)."""
+        self._next = list(run_ids)
+
     @Slot()
     def _keep_selection(self) -> None:
-        self._kept = self.selected_runs()
+        self._kept, self._next = self._next or self.selected_runs(), []
 
     @Slot()
     def _restore_selection(self) -> None:

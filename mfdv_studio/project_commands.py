@@ -68,6 +68,7 @@ class ProjectCommands:
             self.update_undo()
             self.status.message(f"Moved run {rid} to the trash — Undo: Ctrl+Z (Edit ▸ Undo)", 15000)
         else:
+            self.explorer.select_after_refresh([rid])   # back where it was, and selected, as Undo is expected to
             self.status.message(f"Restored run {rid}", 5000)
 
     # ---------------------------------------------------------------- notes and tags

@@ -54,6 +54,7 @@ def test_delete_then_undo_restores_the_run_in_the_explorer(qtbot, win):
     assert len(win.snapshot.entry("r001").rows) == 1  # its robustness row came back with it
     assert Project.open(win.project_path).trashed_runs() == []
     assert "Restored run r001" in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: win.selected_runs() == ["r001"], timeout=30_000)   # Undo reselects what it restored
 
 
 def test_a_run_training_now_is_not_deleted(qtbot, win):
