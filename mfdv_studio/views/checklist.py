@@ -17,8 +17,14 @@ def detail_text(item: dict) -> str:
     lines = [f"{'PASS' if item.get('passed') else 'FLAG'}: {item.get('title', '')}", "", str(item.get("evidence", ""))]
     numbers = item.get("numbers") or {}
     if numbers:
-        lines += ["", "numbers:"] + [f"  {k}: {v}" for k, v in numbers.items()]
+        lines += ["", "numbers (accuracies as percentages, counts as counts):"] + [
+            f"  {k}: {_number(v)}" for k, v in numbers.items()]
     return "\n".join(lines)
+
+
+def _number(v) -> str:
+    """A stored accuracy (a fraction, float) as a percentage as the table shows it; a count as is."""
+    return f"{v:.1%}" if isinstance(v, float) else str(v)
 
 
 class ChecklistPane(QWidget):

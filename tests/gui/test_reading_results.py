@@ -48,14 +48,14 @@ def test_the_checklist_reads_in_full_in_tooltips_and_a_detail_pane(qtbot):
     qtbot.addWidget(view)
     title = "Black-box (Square, 1000 queries) is not stronger than white-box PGD under EOT — " * 2
     view.set_checklist("demo (r001)", [{"title": title, "passed": False, "evidence": "Square 12% < PGD 30%",
-                                        "numbers": {"square": 0.12}}])
+                                        "numbers": {"square": 0.12, "attacked": 90}}])
     item = view.checklist.topLevelItem(1)
     for col in range(3):
         assert title in item.toolTip(col) and "Square 12% < PGD 30%" in item.toolTip(col)
     assert view.checklist_pane.detail.toPlainText() == ""
     view.checklist.setCurrentItem(item)
     detail = view.checklist_pane.detail.toPlainText()
-    assert detail.startswith(f"FLAG: {title}") and "Square 12% < PGD 30%" in detail and "square: 0.12" in detail
+    assert detail.startswith(f"FLAG: {title}") and "Square 12% < PGD 30%" in detail and "square: 12.0%" in detail and "attacked: 90" in detail
 
 
 def test_filtering_the_table_keeps_a_members_suite_row_and_esc_clears_the_filter(qtbot):
