@@ -120,7 +120,8 @@ class Commands:
     @Slot()
     def new_training_run(self) -> None:
         from .wizards import NewRunWizard
-        w = NewRunWizard(self, default_device=prefs.default_device(self.settings), settings=self.settings)
+        w = NewRunWizard(self, default_device=prefs.default_device(self.settings), settings=self.settings,
+                         taken=self.snapshot.names().values())
         if w.exec() == QDialog.Accepted:
             self._start_from_wizard(w)
 
@@ -140,7 +141,8 @@ class Commands:
         entry = self.snapshot.entry(run_id)
         if entry is None:
             return
-        w = NewRunWizard(self, default_device=prefs.default_device(self.settings), settings=self.settings)
+        w = NewRunWizard(self, default_device=prefs.default_device(self.settings), settings=self.settings,
+                         taken=self.snapshot.names().values())
         # the copy's description is regenerated from its config and says whose copy it is
         w.load_config(RunConfig.from_dict(entry.info.config), name=f"{entry.info.name}-copy", copy_of=entry.info.name)
         if w.exec() == QDialog.Accepted:

@@ -3,6 +3,8 @@ parameters → training → summary. Choices are drop-downs of the engine's regi
 choices come back from QSettings; name and description follow the config unless typed."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from PySide6.QtCore import QSettings, Slot
 from PySide6.QtWidgets import QComboBox, QFormLayout, QPlainTextEdit, QVBoxLayout, QWizard
 
@@ -26,8 +28,10 @@ IDENTITY = ("data.name", "model.name", "model.stochastic")
 class NewRunWizard(QWizard):
     """Preset → dataset → backbone → defense and its parameters → training → summary."""
 
-    def __init__(self, parent=None, default_device: str = "auto", settings: QSettings | None = None) -> None:
+    def __init__(self, parent=None, default_device: str = "auto", settings: QSettings | None = None,
+                 taken: Iterable[str] = ()) -> None:
         super().__init__(parent)
+        self.taken = set(taken)   # the project's run names: a name the wizard proposes is never one of them
         self.setWindowTitle("New training run")
         self.resize(*WIZARD_SIZE)  # its pages and their errors fit without clipping
         self.settings = settings if settings is not None else st.settings()
@@ -185,6 +189,7 @@ class NewRunWizard(QWizard):
             for form in (self.data_form, self.model_form, self.train_form):
                 for key, (w, _) in form.fields.items():
                     set_field(w, fmt(_value(c, key)))
+            set_field(self.data_form.fields["name"][0], printable(unique_name(c.name, self.taken)))
             if c.train.device == "auto":
                 set_field(self.train_form.fields["train.device"][0], self.default_device)
             self.description.setPlainText(printable(c.description, multiline=True))
@@ -265,7 +270,7 @@ class NewRunWizard(QWizard):
         self._filling = True
         try:
             if not self.typed["name"]:
-                set_field(self.data_form.fields["name"][0], printable(auto_name(cfg)))
+                set_field(self.data_form.fields["name"][0], printable(unique_name(auto_name(cfg), self.taken)))
             if not self.typed["description"]:
                 self.description.setPlainText(printable(self._auto_description(cfg), multiline=True))
         finally:
@@ -356,3 +361,12 @@ def _value(c: RunConfig, key: str):
     for part in key.split("."):
         v = getattr(v, part)
     return v
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``… when a run of the project already has it (two runs
+    called alike cannot be told apart in the tables and legends)."""
+    k, out = 2, name
+    while out in taken:
+        out, k = f"{name}-{k}", k + 1
+    return out

@@ -426,3 +426,17 @@ def test_yes_no_and_norm_parameters_are_drop_downs_and_send_only_changes(qtbot):
     assert aw.request()["params"] == ["pgd10.random_start=false"] and aw.pages[1].isComplete()
     specs, _ = parse_attacks(aw.request()["attacks"], eps=0.3, params=aw.request()["params"], eot=1)
     assert {s.name: s for s in specs}["pgd10"].random_start is False
+
+
+def test_the_proposed_name_is_never_one_the_project_already_has(qtbot):
+    """Walk-through finding: two runs of one preset were both called alike and could not be told apart."""
+    from mfdv_engine.config import auto_name, load_preset
+
+    w = new_run(qtbot, taken={"demo-lenet-mfdv", "demo-lenet-mfdv-2"})
+    w.set_preset("demo-lenet-mfdv")
+    assert w.config().name == "demo-lenet-mfdv-3"
+    pick(box(w, "model.stochastic"), "linear1")   # the name follows the config, still unique
+    follows = auto_name(load_preset("demo-lenet-mfdv").with_overrides(["model.stochastic=linear1"]))
+    assert w.config().name not in w.taken and w.config().name.startswith(follows)
+    w.set_value("name", "demo-lenet-mfdv")   # typed by the user: theirs to choose
+    assert w.config().name == "demo-lenet-mfdv"
