@@ -25,6 +25,9 @@ def test_lambda1_smoke_report_has_every_cell_with_its_protocol(tmp_path, data_ro
         cells = [c.strip() for c in rows[lab].strip("|").split("|")]
         assert float(cells[2]) > 0 and all("[" in c for c in cells[3:7]), rows[lab]
     assert "diverged" in rows["λ1=1000"] and "training stopped" in rows["λ1=1000"]  # a result, not a gap
+    for lab in labels[:3]:  # every finished run's wall time: training + evaluation, in minutes
+        wall = re.search(r"\| (\d+\.\d) \((\d+\.\d) \+ (\d+\.\d)\) \|", rows[lab])
+        assert wall and abs(float(wall[1]) - float(wall[2]) - float(wall[3])) <= 0.11 and float(wall[1]) > 0, rows[lab]
     plain = [c.strip() for c in rows["plain"].strip("|").split("|")]
     assert plain[2] == "—" and plain[5] == "—" and "[" in plain[6]  # no σ, no EOT row; the suite runs
     for lab in ("λ1=0", "λ1=0.05"):  # every cell's protocol is written out

@@ -66,6 +66,7 @@ class StudyRun:
     run_id: str = ""
     diverged: str = ""
     sigma: float | None = None
+    train_s: float | None = None   # training wall time (until it stopped, for a diverged run)
     clean: Row | None = None
     cells: dict[str, Row] = field(default_factory=dict)
 
@@ -114,8 +115,12 @@ def train_or_diverge(project_path: Path, run: StudyRun, cfg, *, data_root, devic
     """A finished run (reused or trained), or the divergence message of one that
     stopped (also reused: a diverged config is not trained again)."""
     run.run_id, run.diverged = ensure_or_diverged(project_path, cfg, data_root=data_root, device=device, log=log)
+    proj = Project.open(project_path)
+    if run.run_id:
+        times = proj.curves(run.run_id)["epoch"].get("time")
+        run.train_s = float(times[-1]) if times is not None and len(times) else None
     if not run.diverged:
-        run.sigma = Project.open(project_path).run(run.run_id).final.get("sigma_mean_end")
+        run.sigma = proj.run(run.run_id).final.get("sigma_mean_end")
 
 
 def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], proto: Protocol, eps: float, *,
@@ -215,14 +220,15 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
               f"{proto.eot_samples} noise draws. The adaptive suite counts an example as robust only if it survives "
               "every member. Accuracies in %; the 95% Wilson intervals cover the sampling of test examples only, "
               "not training randomness: the spread across training seeds is in the second table.", "",
-              "| run | seed | final σ mean | clean | " + " | ".join(COLUMNS) + " | status |",
-              "| --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in COLUMNS) + " | --- |"]
+              "| run | seed | final σ mean | clean | " + " | ".join(COLUMNS) + " | wall time, min (train + eval) "
+              "| status |",
+              "| --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in COLUMNS) + " | ---: | --- |"]
     for r in runs:
         sigma = "—" if r.sigma is None else f"{r.sigma:.3g}"
         status = f"diverged: {r.diverged}" if r.diverged else f"run {r.run_id}"
         cells = " | ".join("diverged" if r.diverged else _pct(r.cells.get(c)) for c in COLUMNS)
         lines.append(f"| {r.label} | {r.seed} | {sigma} | {'diverged' if r.diverged else _pct(r.clean, True)} | "
-                     f"{cells} | {status} |")
+                     f"{cells} | {_wall(r)} | {status} |")
     lines += ["", "Across training seeds (mean; min–max in brackets):", "",
               "| run | seeds | clean | " + " | ".join(COLUMNS) + " |", "| --- | ---: | ---: | " +
               " | ".join("---:" for _ in COLUMNS) + " |"]
@@ -241,6 +247,14 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
     if svg_name:
         lines += ["", f"![robust accuracy against λ1]({svg_name})"]
     return "\n".join(lines) + "\n"
+
+
+def _wall(r: StudyRun) -> str:
+    """Training and evaluation minutes as measured when each was computed (a reused row keeps its own)."""
+    if r.train_s is None:
+        return "—"
+    ev = sum(row.time_s for row in r.cells.values())
+    return f"{(r.train_s + ev) / 60:.1f} ({r.train_s / 60:.1f} + {ev / 60:.1f})"
 
 
 #: the suite must leave a genuinely robust control at least this much (lower end of its 95% CI)
