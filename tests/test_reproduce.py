@@ -119,7 +119,7 @@ def test_a_study_stopped_mid_run_continues_where_it_stopped_and_trains_nothing_t
     import signal
 
     p = tmp_path / "p.mfdv.h5"
-    proc = _start(resources, p, data_root, epochs=6)
+    proc = _start(resources, p, data_root, epochs=12)   # (a margin: on a loaded machine the poll can lag epochs)
     _wait_for_epoch(proc, p)
     proc.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -127,15 +127,15 @@ def test_a_study_stopped_mid_run_continues_where_it_stopped_and_trains_nothing_t
         assert proc.returncode == 130 and "the same command continues where it stopped" in err, err
         assert "Traceback" not in err
     first = Project.open(p).runs()
-    assert len(first) == 1 and first[0].status == "interrupted" and 1 <= first[0].epochs_done < 6
+    assert len(first) == 1 and first[0].status == "interrupted" and 1 <= first[0].epochs_done < 12
     log = []
     reproduce("tiny", scale="smoke", project_path=p, data_root=data_root, device="cpu", log=log.append)
     assert any(m.startswith(f"resuming run {first[0].run_id}") for m in log), log
     runs = Project.open(p).runs()
     assert [r.run_id for r in runs] == ["r001", "r002"] and [r.status for r in runs] == ["finished", "finished"]
-    assert runs[0].epochs_done == 6
+    assert runs[0].epochs_done == 12
     epochs = list(Project.open(p).curves("r001")["epoch"]["epoch"])
-    assert epochs == [1, 2, 3, 4, 5, 6]  # each epoch once: nothing trained twice
+    assert epochs == list(range(1, 13))  # each epoch once: nothing trained twice
 
 
 def test_a_row_whose_training_diverges_is_reported_and_the_table_goes_on(resources, tmp_path, data_root):
