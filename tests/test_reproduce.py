@@ -83,6 +83,7 @@ def test_a_scale_the_experiment_lacks_names_the_scales_it_has(tmp_path, capsys):
 
 def _start(resources, p, data_root, epochs):
     import os
+    import signal
     import subprocess
     import sys
 
@@ -92,7 +93,10 @@ def _start(resources, p, data_root, epochs):
     env = dict(os.environ, MFDV_RESOURCES=str(resources))
     return subprocess.Popen([sys.executable, "-m", "mfdv_engine.cli", "reproduce", "tiny", "--scale", "smoke",
                              "--project", str(p), "--data-root", str(data_root), "--device", "cpu"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a suite started in the background (nohup … &) ignores SIGINT, and its children
+                            # inherit that: the Ctrl-C case needs the default disposition back
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_epoch(proc, p, timeout=300):
