@@ -222,7 +222,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         self._show_page()
         self.run_model.set_snapshot(snap)
         self.explorer.resizeColumnToContents(0)
-        self.robustness.set_rows(snap.rows())
+        self.robustness.set_rows(snap.rows(), {i.run_id: i for i in snap.infos()})
         self.compare.set_snapshot(snap.infos(), snap.rows())
         self.gallery.set_source(self._request_gallery, snap.rows_by_run(), snap.names())
         self.boundaries.set_runs([(i.run_id, f"{i.name} ({i.run_id}, {i.config.get('data', {}).get('name', '?')})")

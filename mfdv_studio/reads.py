@@ -123,10 +123,7 @@ def read_snapshot(path: str | Path) -> Snapshot:
         except MfdvError as e:
             entries.append(RunEntry(info, error=str(e)))
             continue
-        cfg = info.config
-        rows = tuple(dict(r, run_id=info.run_id, run_name=info.name, protocol=protocol_of(r),
-                          dataset=cfg.get("data", {}).get("name", ""), model=cfg.get("model", {}).get("name", ""),
-                          defense=cfg.get("defense", {}).get("name", "")) for r in d.rows)
+        rows = tuple(dict(r, run_id=info.run_id, run_name=info.name, protocol=protocol_of(r)) for r in d.rows)
         entries.append(RunEntry(info, rows, tuple(sorted(d.results.items()))))
     return Snapshot(Path(path), tuple(entries))
 

@@ -24,14 +24,12 @@ def table_rows(project, run_id: str | None = None) -> list[dict]:
 
 def tidy_row(r: dict, info=None) -> dict:
     """One stored row as a CSV line: numbers as numbers, the protocol spelled out in its own columns,
-    the run's data set, model and defense from its record (``info``, a RunInfo) where given, else
-    from the row dict itself (the studio's snapshot rows carry them)."""
+    the run's data set, model and defense from its record (``info``, a RunInfo) where given."""
     row = {k: r.get(k) for k in COLUMNS}
     c = info.config if info is not None else {}
     row.update(run_id=r.get("run_id") or (info.run_id if info else ""), run_name=info.name if info else r.get("run_name", ""),
-               dataset=c.get("data", {}).get("name", r.get("dataset", "")),
-               model=c.get("model", {}).get("name", r.get("model", "")),
-               defense=c.get("defense", {}).get("name", r.get("defense", "")),
+               dataset=c.get("data", {}).get("name", ""), model=c.get("model", {}).get("name", ""),
+               defense=c.get("defense", {}).get("name", ""),
                params=json.dumps(r.get("params", {}), sort_keys=True),
                messages=" | ".join(map(str, r.get("messages", []))))
     return row

@@ -189,11 +189,11 @@ def shown_rows(view_model) -> list[dict]:
     return [src.row_dict(view_model.mapToSource(view_model.index(r, 0)).row()) for r in range(view_model.rowCount())]
 
 
-def write_table_csv(view_model, path: str) -> int:
+def write_table_csv(view_model, path: str, infos: dict | None = None) -> int:
     """The rows the view shows, in its order, as the engine's tidy CSV (numbers and protocol columns,
     formula-safe): the same columns as `mfdv export --csv`. The file dialog asked before replacing;
     the engine's output rule still refuses a project, its lock or a read-only file (MfdvError)."""
-    return mfdv.export_rows(shown_rows(view_model), path, overwrite=True)
+    return mfdv.export_rows(shown_rows(view_model), path, infos=infos, overwrite=True)
 
 
 class RobustnessView(QWidget):
@@ -204,6 +204,7 @@ class RobustnessView(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.exports = ExportFolder()   # where its save dialog opens (the window shares its own)
+        self.infos: dict = {}   # run id → RunInfo of the rows shown (set_rows), for the CSV export
         self.model = EvalTableModel(self)
         self.proxy = EvalProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -285,8 +286,10 @@ class RobustnessView(QWidget):
         return top
 
     # ---------------------------------------------------------------- data
-    def set_rows(self, rows: list[dict]) -> None:
-        """The main table takes every row but the sweeps' points; those go to the plots and the sweep rows."""
+    def set_rows(self, rows: list[dict], infos: dict | None = None) -> None:
+        """The main table takes every row but the sweeps' points; those go to the plots and the sweep rows.
+        ``infos`` (run id → RunInfo) give the CSV export its data set, model and defense columns."""
+        self.infos = dict(infos or {})
         self.model.set_rows([r for r in rows if not is_sweep(r)])
         self.sweep_model.set_rows([r for r in rows if is_sweep(r)])
         self.update_sweeps()
@@ -341,7 +344,7 @@ class RobustnessView(QWidget):
         return self.sweep_loss.currentData()
 
     def export_csv(self, path: str) -> int:
-        return write_table_csv(self.proxy, path)
+        return write_table_csv(self.proxy, path, self.infos)
 
     @Slot()
     def _export_dialog(self) -> None:
