@@ -79,17 +79,17 @@ def study_configs(exp, scale: str, lambdas: list[float],
     number of the study can be published."""
     sc = exp.scale(scale)
     plain, mfdv = exp.rows[0], exp.rows[1]
-    out: list[tuple[StudyRun, Any]] = []
-    for i, seed in enumerate(sc.get("seeds", [0]) if seeds is None else seeds):
-        if i == 1:
-            out += control_configs(exp, scale)
+    per_seed = []
+    for seed in sc.get("seeds", [0]) if seeds is None else seeds:
+        runs = []
         for lam in [None] + lambdas:
             row = plain if lam is None else dict(mfdv, set=list(mfdv.get("set", [])) + [f"defense.lambda1={lam:g}"])
             label = "plain" if lam is None else f"λ1={lam:g}"
             cfg = exp.run_config(dict(row, label=label), scale).with_overrides([f"train.seed={seed}"])
             cfg.name = f"{exp.name}/{label}/seed{seed}"
-            out.append((StudyRun(label, lam, seed), cfg.validate()))
-    return out if len(seeds or sc.get("seeds", [0])) > 1 else out + control_configs(exp, scale)
+            runs.append((StudyRun(label, lam, seed), cfg.validate()))
+        per_seed.append(runs)
+    return per_seed[0] + control_configs(exp, scale) + [r for runs in per_seed[1:] for r in runs]
 
 
 def control_configs(exp, scale: str) -> list[tuple[StudyRun, Any]]:
