@@ -172,7 +172,7 @@ def empty_trash(project: ProjectLike) -> list[str]:
 def reproduce(experiment: str, *, scale: str, project: str | os.PathLike, data_root=None, device: str = "auto",
               report: str | os.PathLike | None = None, log: Callable[[str], None] | None = None, argv: str = "",
               lambdas: list[float] | None = None, overwrite: bool = False, on_event: EventSink = ignore,
-              cancel: threading.Event | None = None, seeds: list[int] | None = None) -> str:
+              cancel: threading.Event | None = None, seeds: list[int] | None = None, controls: bool = True) -> str:
     """Train what a paper experiment needs, evaluate it, return (or write) the Markdown report
     (``report`` checked before anything runs; see :func:`export_csv` for ``overwrite``). Each step
     it takes reaches ``on_event`` as a Progress event (and ``log``, default print); ``cancel`` stops it
@@ -185,7 +185,7 @@ def reproduce(experiment: str, *, scale: str, project: str | os.PathLike, data_r
 
     return _reproduce(experiment, scale=scale, project_path=Path(project), data_root=data_root, device=device,
                       report=report, log=say, argv=argv, lambdas=lambdas, overwrite=overwrite, cancel=cancel,
-                      seeds=seeds)
+                      seeds=seeds, controls=controls)
 
 
 # ------------------------------------------------------------------ measurements (measure.py, imported/byom.py)

@@ -113,6 +113,8 @@ def test_lambda1_seeds_choose_the_training_seeds_and_the_control_follows_the_fir
     one = study_configs(exp, "cpu", lams, parse_seeds("0"))
     assert [(r.seed, r.control) for r, _ in one] == [(0, False)] * 5 + [(0, True)]
     assert [r.seed for r, _ in study_configs(exp, "cpu", [0.1], parse_seeds("3"))] == [3, 3, 0]
+    without = study_configs(exp, "cpu", lams, parse_seeds("0,1"), controls=False)  # --no-controls
+    assert [(r.seed, r.control) for r, _ in without] == [(0, False)] * 5 + [(1, False)] * 5
     for bad in ("", "a", "-1", "0.5"):
         with pytest.raises(ConfigError, match="--seeds needs whole numbers"):
             parse_seeds(bad)
@@ -123,6 +125,23 @@ def test_seeds_apply_to_the_lambda1_study_only(tmp_path, capsys):
     assert main(["reproduce", "table9", "--seeds", "0", "--project", str(p)]) == 2
     err = capsys.readouterr().err
     assert "--seeds applies to the lambda1 study only" in err and "Traceback" not in err
+    assert not p.exists()
+
+
+def test_a_report_without_its_control_says_so_instead_of_a_verdict():
+    """--no-controls must not read as a checked suite: the report names the control it left out."""
+    from mfdv_engine.reproduction.lambda1 import StudyRun, _control_lines
+
+    lines = _control_lines([StudyRun("plain", None, 0)], ["PGD-AT"])
+    assert any("control PGD-AT: not run in this call (--no-controls)" in l and "earlier report" in l for l in lines)
+    assert _control_lines([StudyRun("plain", None, 0)]) == []  # a scale without controls: no section
+
+
+def test_no_controls_applies_to_the_lambda1_study_only(tmp_path, capsys):
+    p = tmp_path / "t.mfdv.h5"
+    assert main(["reproduce", "table9", "--no-controls", "--project", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "--no-controls applies to the lambda1 study only" in err and "Traceback" not in err
     assert not p.exists()
 
 

@@ -135,9 +135,12 @@ def _reproduction_commands(sub) -> None:
     rp.add_argument("--overwrite", action="store_true", help="replace --report (and its .svg) even if it is not a "
                     "report this tool wrote (never a project, its lock or a read-only file)")
     rp.add_argument("--lambda1", metavar="LIST", help="lambda1 study only: the λ1 values, e.g. 0,0.02,0.1 "
-                    "(default: 0,0.01,0.02,0.05,0.1,0.2,0.5)")
+                    "(default: the scale's list; cpu: 0,0.02,0.1,0.5)")
     rp.add_argument("--seeds", metavar="LIST", help="lambda1 study only: the training seeds, e.g. 0 or 0,1 "
                     "(default: the scale's); a later call with more seeds reuses the finished runs")
+    rp.add_argument("--no-controls", dest="controls", action="store_false",
+                    help="lambda1 study only: leave out the adversarially trained control (e.g. when an earlier "
+                    "report already checked the same suite on it); the report then says it has no control")
 
 
 def _more_project_commands(sub) -> None:

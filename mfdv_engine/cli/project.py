@@ -174,7 +174,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             text = reproduce(args.experiment, scale=args.scale, project_path=args.project, data_root=args.data_root,
                              device=args.device, report=args.report, argv=argv, lambdas=lambdas,
-                             overwrite=args.overwrite, seeds=seeds,
+                             overwrite=args.overwrite, seeds=seeds, controls=args.controls,
                              log=lambda m: print(printable(m), file=sys.stderr))  # log lines quote run names
     except KeyboardInterrupt:
         print("mfdv: stopped by the user; finished runs and rows are kept, and the same command continues "

@@ -72,11 +72,11 @@ class StudyRun:
 
 
 def study_configs(exp, scale: str, lambdas: list[float],
-                  seeds: list[int] | None = None) -> list[tuple[StudyRun, Any]]:
+                  seeds: list[int] | None = None, controls: bool = True) -> list[tuple[StudyRun, Any]]:
     """(study run, validated config) for the plain row and every λ1, for every seed (``seeds``, else
     the scale's); the scale's controls (each a preset plus overrides, trained as given: not via the
     scale's ``set``) come right after the first seed, because their verdict decides whether any
-    number of the study can be published."""
+    number of the study can be published (``controls=False`` leaves them out)."""
     sc = exp.scale(scale)
     plain, mfdv = exp.rows[0], exp.rows[1]
     per_seed = []
@@ -89,7 +89,8 @@ def study_configs(exp, scale: str, lambdas: list[float],
             cfg.name = f"{exp.name}/{label}/seed{seed}"
             runs.append((StudyRun(label, lam, seed), cfg.validate()))
         per_seed.append(runs)
-    return per_seed[0] + control_configs(exp, scale) + [r for runs in per_seed[1:] for r in runs]
+    ctl = control_configs(exp, scale) if controls else []
+    return per_seed[0] + ctl + [r for runs in per_seed[1:] for r in runs]
 
 
 def control_configs(exp, scale: str) -> list[tuple[StudyRun, Any]]:
@@ -167,11 +168,11 @@ def suite_row(project_path: Path, run_id: str, model, ds, sc, proto: Protocol, e
 
 def run_study(exp, scale: str, *, project_path: Path, data_root, device: str, dev, log, argv: str,
               lambdas: list[float] | None, report: str | Path | None, overwrite: bool = False,
-              seeds: list[int] | None = None) -> str:
+              seeds: list[int] | None = None, controls: bool = True) -> str:
     """Train (or reuse) every run, evaluate it, and return the Markdown report
     (the SVG plot is written beside ``report`` when one is given)."""
     sc = exp.scale(scale)
-    plan = study_configs(exp, scale, scale_lambdas(exp, scale, lambdas), seeds)  # validates every config first
+    plan = study_configs(exp, scale, scale_lambdas(exp, scale, lambdas), seeds, controls)  # validates every config first
     proto = Protocol(**sc.get("protocol", {})).validate()
     runs = []
     for run, cfg in plan:
@@ -190,7 +191,8 @@ def run_study(exp, scale: str, *, project_path: Path, data_root, device: str, de
         write_output(svg, lambda f: f.write(text), what="a plot", overwrite=overwrite, ours=marked(SVG_MARK),
                      need=len(text) + 4096)
         svg_name = svg.name
-    return report_text(exp, scale, proto, runs, dev, argv, svg_name)
+    left_out = [] if controls else [c["label"] for c in sc.get("controls", [])]
+    return report_text(exp, scale, proto, runs, dev, argv, svg_name, left_out)
 
 
 def _series(runs: list[StudyRun]) -> list[Series]:
@@ -212,7 +214,8 @@ def _pct(row: Row | None, clean: bool = False) -> str:
     return "—" if row is None else cell_str(row, clean)
 
 
-def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, argv: str, svg_name: str | None) -> str:
+def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, argv: str, svg_name: str | None,
+                left_out: list[str] = ()) -> str:
     lines = report_header(exp, scale, argv, describe_device(dev))
     lines += [f"Protocol: first n={proto.n} test examples (the suite: see its protocol column), prediction = Monte-Carlo "
               f"average of {proto.mc_samples} noise draws, only clean-correct examples attacked, success re-judged on "
@@ -239,7 +242,7 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
         cols = [_spread([r.cells[c].robust_acc for r in ok if c in r.cells], len(ok)) for c in COLUMNS]
         div = f" ({len(group) - len(ok)} diverged)" if len(ok) < len(group) else ""
         lines.append(f"| {label} | {len(group)}{div} | {clean} | " + " | ".join(cols) + " |")
-    lines += _control_lines(runs)
+    lines += _control_lines(runs, left_out)
     lines += ["", "Protocols of the cells (seed 0's runs):", ""]
     for r in (r for r in runs if r.seed == min(x.seed for x in runs) and not r.diverged):
         for c, row in r.cells.items():
@@ -267,9 +270,12 @@ def control_holds(run: StudyRun) -> bool | None:
     return None if row is None or run.diverged else row.ci_low > CONTROL_FLOOR
 
 
-def _control_lines(runs: list[StudyRun]) -> list[str]:
-    """The sanity check of the suite itself: a PGD-AT model must keep clearly non-zero accuracy."""
-    out = []
+def _control_lines(runs: list[StudyRun], left_out: list[str] = ()) -> list[str]:
+    """The sanity check of the suite itself: a PGD-AT model must keep clearly non-zero accuracy
+    (``left_out``: the controls this call skipped, said so rather than silently missing)."""
+    out = [f"- control {label}: not run in this call (--no-controls); this report does not check the suite "
+           "itself, so its zeros rest on an earlier report in which the same suite left this control robust"
+           for label in left_out]
     for r in (r for r in runs if r.control):
         held = control_holds(r)
         row = r.cells.get(COLUMNS[2])

@@ -62,20 +62,22 @@ class Cell:
 def reproduce(name: str, *, scale: str, project_path: str | Path, data_root=None, device: str = "auto",
               report: str | Path | None = None, log: Log = print, argv: str = "",
               lambdas: list[float] | None = None, overwrite: bool = False, cancel=None,
-              seeds: list[int] | None = None) -> str:
-    """``lambdas`` and ``seeds`` replace the λ1 list and the training seeds of a ``lambda1`` study
-    (refused for other experiments).
+              seeds: list[int] | None = None, controls: bool = True) -> str:
+    """``lambdas`` and ``seeds`` replace the λ1 list and the training seeds of a ``lambda1`` study,
+    ``controls=False`` leaves its controls out (all refused for other experiments).
     ``report`` (and a λ1 study's SVG beside it) is checked against the output rule before anything
     runs (:mod:`mfdv_engine.project.outputs`): an earlier report of ours is replaced, anything else only with
     ``overwrite``, a project or its lock never."""
     token = CANCEL.set(cancel)
     try:
-        return _reproduce(name, scale, project_path, data_root, device, report, log, argv, lambdas, overwrite, seeds)
+        return _reproduce(name, scale, project_path, data_root, device, report, log, argv, lambdas, overwrite, seeds,
+                          controls)
     finally:
         CANCEL.reset(token)
 
 
-def _reproduce(name, scale, project_path, data_root, device, report, log, argv, lambdas, overwrite, seeds) -> str:
+def _reproduce(name, scale, project_path, data_root, device, report, log, argv, lambdas, overwrite, seeds,
+               controls) -> str:
     exp = Experiment.load(name)
     outputs = report_outputs(report, exp.kind == "lambda1")
     for path, what, ours in outputs:
@@ -86,6 +88,8 @@ def _reproduce(name, scale, project_path, data_root, device, report, log, argv, 
         raise ConfigError(f"--lambda1 applies to the lambda1 study only, not to {name}")
     if seeds is not None and exp.kind != "lambda1":
         raise ConfigError(f"--seeds applies to the lambda1 study only, not to {name}")
+    if not controls and exp.kind != "lambda1":
+        raise ConfigError(f"--no-controls applies to the lambda1 study only, not to {name}")
     _require_cuda(name, scale, device)
     dev = resolve_device(device)
     if scale == "cpu" and torch.cuda.is_available() and "gpu" in exp.scales:
@@ -97,7 +101,8 @@ def _reproduce(name, scale, project_path, data_root, device, report, log, argv, 
         from .lambda1 import run_study
 
         text = run_study(exp, scale, project_path=project_path, data_root=data_root, device=device, dev=dev, log=log,
-                         argv=argv, lambdas=lambdas, report=report, overwrite=overwrite, seeds=seeds)
+                         argv=argv, lambdas=lambdas, report=report, overwrite=overwrite, seeds=seeds,
+                         controls=controls)
     elif exp.kind == "timing":
         text = _timing_report(exp, scale, sc, [r for r, _ in configs], data_root, device, log, argv)
     else:
