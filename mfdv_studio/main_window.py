@@ -326,7 +326,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
             self.trash_job_returned(job, result)
         elif job.kind == "annotate":
             self.status.message(f"Stored the notes and tags of {result.get('run_id')}", 5000)
-        self.status.done(f"{job.title}: {status}", finished=status == "finished")
+        self.status.done(f"{job.title}: {status}")
         self.refresh()
 
     @Slot(object, str, str)
@@ -334,7 +334,7 @@ class MainWindow(Commands, ProjectCommands, QMainWindow):
         if job.kind in ("train", "resume"):
             self._training_ended(None, "failed", None)
             self.training.finish_live(f"{job.title} failed: {sentence}")
-        self.status.done(f"{job.title}: failed", finished=False)
+        self.status.done(f"{job.title}: failed")
         self.refresh()
         self.show_error(job.title, sentence, details)
 

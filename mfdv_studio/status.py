@@ -35,6 +35,7 @@ class JobStatus(QObject):
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setMaximumWidth(220)
         self.progress_bar.setFormat("%p%")
+        self.progress_bar.hide()  # a bar means a job runs: none yet
         self.eta_label = QLabel("")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -66,6 +67,7 @@ class JobStatus(QObject):
         self.job_label.setText(printable(job.title))
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setValue(0)
+        self.progress_bar.show()
         self._set_eta(None)
         self.set_cancellable(True)
 
@@ -108,12 +110,11 @@ class JobStatus(QObject):
             return None
         return (now - t0) * (1 - frac) / (frac - f0)
 
-    def done(self, text: str, finished: bool) -> None:
-        """A job ended (``finished``: completely); the text says how."""
+    def done(self, text: str) -> None:
+        """A job ended; the text says how and stays as the last job's outcome, while the bar goes
+        (a bar left at 100 % after a quick delete reads as a job still on screen)."""
         self.job_label.setText(printable(text))
-        self.progress_bar.setRange(0, STEPS)
-        if finished:
-            self.progress_bar.setValue(STEPS)
+        self.progress_bar.hide()
         self._set_eta(None)
 
     @Slot(object)

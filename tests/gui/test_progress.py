@@ -54,6 +54,16 @@ def test_unknown_length_goes_busy_and_end_says_no_eta(line):
     assert "evaluating epoch 1" in s.job_label.text() and s.eta_label.text() == ""
 
 
+def test_the_bar_shows_only_while_a_job_runs_and_the_outcome_stays(line):
+    s, clock = line
+    assert not s.progress_bar.isHidden()
+    s.progress("training, epoch 2 of 2", 1.0)
+    s.done("Restore r001: finished")
+    assert s.progress_bar.isHidden() and s.job_label.text() == "Restore r001: finished"
+    s.started(Job("delete", "Delete r002", lambda ctx: None))
+    assert not s.progress_bar.isHidden() and s.progress_bar.value() == 0
+
+
 def test_a_resumed_run_rates_from_where_it_started(line):
     s, clock = line
     s.progress("training, epoch 6 of 10", 0.5)   # half done before this job began
