@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from typing import Callable
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
@@ -95,9 +96,16 @@ class FieldForm(QWidget):
 
 
 def fmt(v) -> str:
+    """A value as a field shows it, parsed back to the same value: a budget that is a whole number of
+    255ths as ``8/255`` rather than 0.03137254901960784 (the config reads fractions)."""
     if isinstance(v, str):
         return printable(v)  # (json.dumps below escapes control characters itself)
-    return json.dumps(v)
+    text = json.dumps(v)
+    if isinstance(v, float) and len(text) > 8 and 0 < v <= 1:
+        k = round(v * 255)
+        if float(Fraction(k, 255)) == v:
+            return f"{k}/255"
+    return text
 
 
 def config_summary(d: dict) -> str:

@@ -440,3 +440,13 @@ def test_the_proposed_name_is_never_one_the_project_already_has(qtbot):
     assert w.config().name not in w.taken and w.config().name.startswith(follows)
     w.set_value("name", "demo-lenet-mfdv")   # typed by the user: theirs to choose
     assert w.config().name == "demo-lenet-mfdv"
+
+
+def test_a_defense_budget_shows_as_255ths_and_reads_back_exactly(qtbot):
+    """Switching to an adversarially trained defense shows ε as 8/255, not 0.03137254901960784."""
+    w = new_run(qtbot)
+    pick(w.defense_box, "pgd-at")
+    eps = w.defense_form.fields["defense.eps"][0]
+    assert eps.text() == "8/255"
+    assert not any(w.errors.values()), w.errors
+    assert w.config().defense.params.get("eps", 8 / 255) == 8 / 255
