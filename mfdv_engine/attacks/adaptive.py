@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
 from ..stochastic import noise_off
 from .base import AttackSpec, capture_messages, check_int, register_attack
 from .autoattack import SquareSpec
@@ -48,11 +47,10 @@ class EOTAPGDSpec(AttackSpec):
 
     supports_eot = True
     norms = ("Linf", "L2")
+    choices = {"loss": APGD_LOSSES}
 
     def validate(self) -> None:
         super().validate()
-        if self.loss not in APGD_LOSSES:
-            raise ConfigError(f"attack {self.name!r}: loss {self.loss!r} is unknown; use one of {', '.join(APGD_LOSSES)}")
         check_int(self.name, "n_iter", self.n_iter, 1)
         check_int(self.name, "restarts", self.restarts, 1)
 
@@ -118,10 +116,7 @@ class EOTSquareSpec(SquareSpec):
 
     loss: str = "ce"
 
-    def validate(self) -> None:
-        super().validate()
-        if self.loss not in ("ce", "margin"):
-            raise ConfigError(f"attack {self.name!r}: loss {self.loss!r} is unknown; use ce or margin")
+    choices = {"loss": ("ce", "margin")}
 
     def _run(self, model, x, y, eot_samples):
         best = x.clone()

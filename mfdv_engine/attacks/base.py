@@ -106,6 +106,8 @@ class AttackSpec:
     supports_eot: ClassVar[bool] = False
     #: the norms this attack implements (empty: any of NORMS)
     norms: ClassVar[tuple[str, ...]] = ()
+    #: parameters that take one of a few words (a loss): checked here, offered as drop-downs by front ends
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
     _NOT_PARAMS: ClassVar[tuple[str, ...]] = ("last_messages",)
 
     def __post_init__(self) -> None:
@@ -117,6 +119,10 @@ class AttackSpec:
             raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unknown; use one of {', '.join(NORMS)}")
         if self.norms and self.norm not in self.norms:
             raise ConfigError(f"attack {self.name!r}: norm {self.norm!r} is unsupported; use {' or '.join(self.norms)}")
+        for key, allowed in self.choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"attack {self.name!r}: {key} {getattr(self, key)!r} is unknown; "
+                                  f"use one of {', '.join(allowed)}")
         check_range(self.name, f"eps ({self.norm})", self.eps, 0.0, EPS_MAX[self.norm])
         check_int(self.name, "eot_samples", self.eot_samples, 1)
         if self.eot_samples > 1 and not self.supports_eot:

@@ -91,6 +91,7 @@ class PGDAttack(AttackSpec):
     loss: str = "ce"
 
     supports_eot = True
+    choices = {"loss": LOSSES}
 
     def validate(self) -> None:
         super().validate()
@@ -102,8 +103,6 @@ class PGDAttack(AttackSpec):
             check_range(self.name, "alpha", self.alpha, 0.0, 1.0)
         if not isinstance(self.random_start, bool):
             raise ConfigError(f"attack {self.name!r}: random_start {self.random_start!r} must be true or false")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"attack {self.name!r}: loss {self.loss!r} is unknown; use one of {', '.join(LOSSES)}")
 
     @property
     def step_size(self) -> float:

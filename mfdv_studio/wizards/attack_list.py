@@ -31,15 +31,18 @@ def attack_params(name: str) -> dict[str, Any]:
 
 
 def param_choices(name: str, key: str, value: Any) -> tuple[str, ...] | None:
-    """The fixed values a parameter takes (a yes/no, an attack's norms), or None for free text."""
+    """The fixed values a parameter takes (a yes/no, an attack's norms or losses), or None for free text."""
     from mfdv_engine.attacks.base import ATTACKS, NORMS
     from mfdv_engine.evaluation.suite import SUITE
 
     if isinstance(value, bool):
         return ("true", "false")
-    if key == "norm" and name != SUITE:
-        return tuple(ATTACKS.get(name)[0].norms or NORMS)
-    return None
+    if name == SUITE:
+        return None
+    cls = ATTACKS.get(name)[0]
+    if key == "norm":
+        return tuple(cls.norms or NORMS)
+    return cls.choices.get(key)
 
 
 class ChoiceEdit(QComboBox):

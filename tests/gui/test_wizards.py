@@ -450,3 +450,16 @@ def test_a_defense_budget_shows_as_255ths_and_reads_back_exactly(qtbot):
     assert eps.text() == "8/255"
     assert not any(w.errors.values()), w.errors
     assert w.config().defense.params.get("eps", 8 / 255) == 8 / 255
+
+
+def test_an_attack_loss_is_a_drop_down_of_what_the_attack_accepts(qtbot):
+    """Walk-through finding: pgd10's ``loss`` was free text, checked only after a typo."""
+    from mfdv_engine.attacks.eot import LOSSES
+    from mfdv_studio.wizards.attack_list import ChoiceEdit
+
+    aw = attack_wizard(qtbot)
+    check_only(aw, ["pgd10"])
+    loss = aw.attack_list.param("pgd10", "loss")
+    assert isinstance(loss, ChoiceEdit) and tuple(loss.itemText(i) for i in range(loss.count())) == LOSSES
+    loss.setText("cw")
+    assert aw.request()["params"] == ["pgd10.loss=cw"] and aw.pages[1].isComplete()
