@@ -43,9 +43,10 @@ def gradient_order(g: str) -> tuple:
 
 
 def eps_on_255(rows: list[dict]) -> bool:
-    """Whether every ε of the ε sweep is a whole number of 8-bit steps (k/255): then ε·255 reads best."""
+    """Whether every ε of the ε sweep is a whole number of 8-bit steps (k/255): then ε·255 reads best
+    (no ε sweep: no claim, the raw axis; an empty plot said ×1/255 beside MNIST's ε = 0.3)."""
     eps = [float(r.get("eps") or 0) for r in rows if r.get("params", {}).get("sweep") == "eps"]
-    return all(abs(e * 255 - round(e * 255)) < 1e-6 for e in eps)
+    return bool(eps) and all(abs(e * 255 - round(e * 255)) < 1e-6 for e in eps)
 
 
 class SweepPlots(QWidget):

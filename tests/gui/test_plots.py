@@ -176,6 +176,9 @@ def test_eps_axis_reads_in_255ths_or_raw(qtbot):
     np.testing.assert_allclose(curve.xData, [k / 255 for k in ks])
     sweeps.graphics.grab()
     assert p.viewRange()[0][1] < 0.05
+    sweeps.eps_axis.setCurrentIndex(sweeps.eps_axis.findData("auto"))
+    sweeps.set_rows([])  # no ε sweep (yet): the axis makes no claim about 255ths
+    assert not sweeps.eps_scale() and "raw" in axis.labelText
 
 
 def _pen_colors(lines) -> set[str]:
