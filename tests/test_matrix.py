@@ -212,3 +212,15 @@ def test_a_cell_with_another_protocol_than_its_column_is_marked():
     assert [t.endswith("‡") for t in texts] == [False, False, True]
     assert "another protocol" in mat.cell_at(2, col).protocol
     assert any(n.startswith("‡") for n in mat.notes)
+
+
+def test_a_run_still_training_with_no_rows_is_left_out_with_a_note():
+    """A line of empty cells read as a run that resisted nothing; a running run with rows stays."""
+    training = RunInfo("r002", "busy", "running", "", "", "", {}, 1, {})
+    failed = RunInfo("r003", "broke", "failed", "", "", "", {}, 1, {})
+    rows = [planted_row("r001", "pgd10", 0.1, steps=10), planted_row("r004", "pgd10", 0.2, steps=10)]
+    partial = RunInfo("r004", "half", "running", "", "", "", {}, 1, {})
+    mat = build_matrix([_info("r001", "x"), training, failed, partial], rows)
+    assert [r.run_id for r in mat.runs] == ["r001", "r004"]
+    assert any("left out: r002 (busy), running with no robustness rows yet" in n for n in mat.notes)
+    assert any("left out: r003 (broke), failed" in n for n in mat.notes)

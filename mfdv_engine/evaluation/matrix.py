@@ -129,12 +129,17 @@ def _base(row: dict[str, Any]) -> tuple:
 
 
 def build_matrix(infos: Iterable[RunInfo], rows: Iterable[dict[str, Any]]) -> Matrix:
-    """The matrix of ``infos`` (one line each, in order) from their stored ``rows`` (dicts with ``run_id``)."""
-    runs = [RunLine(i.run_id, printable(i.name), _num(i.final.get("clean_acc")), _num(i.final.get("sigma_mean_end")),
-                    printable(i.final.get("clean_acc_short", ""))) for i in infos]
-    known = {r.run_id for r in runs}
+    """The matrix of ``infos`` (one line each, in order) from their stored ``rows`` (dicts with ``run_id``).
+    A run that is not finished (still training, failed) and has no rows yet is left out, with a note:
+    a line of empty cells read as a run that resisted nothing."""
+    infos = list(infos)
+    known = {i.run_id for i in infos}
     rows = [r for r in rows if r.get("run_id") in known and not r.get("params", {}).get("sweep")
             and not r.get("params", {}).get("suite") and isinstance(r.get("robust_acc"), (int, float))]
+    measured = {r["run_id"] for r in rows}
+    left_out = [i for i in infos if i.status != "finished" and i.run_id not in measured]
+    runs = [RunLine(i.run_id, printable(i.name), _num(i.final.get("clean_acc")), _num(i.final.get("sigma_mean_end")),
+                    printable(i.final.get("clean_acc_short", ""))) for i in infos if i not in left_out]
     modes: dict[tuple, list[str]] = {}
     for r in rows:
         m = gradient_mode(r)
@@ -156,7 +161,8 @@ def build_matrix(infos: Iterable[RunInfo], rows: Iterable[dict[str, Any]]) -> Ma
     _mark_other_protocols(mat)
     for line in runs:
         _worst_of(mat, line.run_id)
-    mat.notes = _notes(mat, placed, index)
+    mat.notes = _notes(mat, placed, index) + [
+        printable(f"left out: {i.run_id} ({i.name}), {i.status} with no robustness rows yet") for i in left_out]
     return mat
 
 
