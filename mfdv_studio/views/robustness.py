@@ -221,7 +221,8 @@ class RobustnessView(QWidget):
         # a long gradient or suite name is elided (its tooltip has the whole protocol), so that the
         # clean, robust and CI columns stay in view at 1280×800
         self.table.horizontalHeader().setMaximumSectionSize(150)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # the run column takes the width left over (its name wrapped while "time (s)" stood wide)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
         self.table.verticalHeader().hide()  # row numbers say nothing; the width goes to the robust column
         self.protocol = QLabel("select a row to read its full protocol")
         self.protocol.setWordWrap(True)

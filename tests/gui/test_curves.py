@@ -143,3 +143,21 @@ def test_sweep_legend_keeps_what_differs_between_series():
     title, labels = series_labels([f for f, _, _ in sweep_series(rows, "eot")])
     assert title == ["ε=0.3", "MC-15"]  # n differs between the runs: it stays in each label
     assert labels == ["r001, C&W margin loss, n=200", "r002, C&W margin loss, n=100"]
+
+
+def test_the_run_column_takes_the_spare_width_so_names_do_not_wrap(qtbot):
+    """Walk-through finding: "demo-lenet-mfdv (r001)" wrapped onto two lines while "time (s)" stood wide."""
+    from mfdv_studio.views.robustness import RobustnessView
+
+    view = RobustnessView()
+    qtbot.addWidget(view)
+    view.resize(1040, 600)
+    view.show()
+    row = dict(_sweep_row("", steps=10, eot=1, loss="ce", acc=0.3), run_name="demo-lenet-mfdv", params={})
+    view.set_rows([dict(row, key=f"k{i}", attack=a) for i, a in enumerate(("fgsm", "pgd10"))])
+    qtbot.wait(50)
+    header = view.table.horizontalHeader()
+    needed = view.table.fontMetrics().horizontalAdvance("demo-lenet-mfdv (r001)")
+    assert header.sectionSize(0) > needed, (header.sectionSize(0), needed)
+    last = view.model.columnCount() - 1
+    assert header.sectionSize(last) < 2 * view.table.fontMetrics().horizontalAdvance("time (s)") + 40
