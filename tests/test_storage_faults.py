@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import mfdv_engine.project.fsio as fsio
+import mfdv_engine.project.locking as locking
 import mfdv_engine.project.store as store
 from mfdv_engine.config import load_preset
 from mfdv_engine.errors import StorageFull
@@ -263,7 +264,7 @@ def test_attack_on_a_busy_project_is_refused_before_loading(base, tmp_path, caps
 
     p = tmp_path / "p.mfdv.h5"
     shutil.copyfile(base, p)
-    monkeypatch.setattr(store, "LOCK_RETRY_S", 0.1)
+    monkeypatch.setattr(locking, "LOCK_RETRY_S", 0.1)
     monkeypatch.setattr(measure, "load_run", lambda *a, **k: pytest.fail("loaded the model of a busy project"))
     with Project.open(p):
         code, out, err = run(capsys, "attack", "--project", p, "--run", "r002", "--attacks", "fgsm",

@@ -16,17 +16,14 @@ last epoch checkpoint. How files are replaced (symlinks, permissions, disk
 space, temporaries) is :mod:`.fsio`'s job.
 
 Only one process writes a project at a time (an advisory ``flock`` on
-``<project>.lock``). A project file is data, never a pointer: nothing here
+``<project>.lock``, :mod:`.locking`). A project file is data, never a pointer: nothing here
 unpickles, and every part of a file is checked by :mod:`.h5guard` before it is
 read, so a crafted file cannot make the store read another local file.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import socket
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,13 +39,12 @@ from .h5guard import attr_int, attr_json, attr_text, check_tree
 from .h5tree import ShapeCheck, curve_rows, read_curves, read_tree, write_curves, write_tree
 from .records import (DAMAGED, STATUSES, RunInfo, check_annotation, damaged_info, read_info, run_of, runs_group, tree_nbytes,
                             now_iso)
+from .locking import LockMixin
 from .tables import TablesMixin
 from .trash import TrashMixin, trash_group
 
 FORMAT = "mfdv-project"
 VERSION = 1
-#: how long a writer retries a lock that a reader is probing (a probe lasts microseconds)
-LOCK_RETRY_S = 2.0
 
 
 def missing_folder(p: Path) -> str:
@@ -60,7 +56,7 @@ def missing_folder(p: Path) -> str:
     return f"the folder {p.parent} for project {p.name} does not exist; create it first or choose another path"
 
 
-class Project(TablesMixin, TrashMixin):
+class Project(LockMixin, TablesMixin, TrashMixin):
     """One ``*.mfdv.h5`` file. Reading is free; writing takes the project lock."""
 
     def __init__(self, path: Path) -> None:
@@ -139,83 +135,9 @@ class Project(TablesMixin, TrashMixin):
         """Why this project cannot be written (no permission), or ``""``."""
         return fsio.read_only_reason(self.target)
 
-    # -- locking ----------------------------------------------------------
-    @property
-    def lock_path(self) -> Path:
-        return self.target.with_name(self.target.name + ".lock")
-
     @property
     def live_dir(self) -> Path:
         return self.target.with_name(self.target.name + ".live")
-
-    def acquire(self) -> "Project":
-        """Take the writer lock (released by :meth:`release` or process death) and
-        recover runs that a dead writer left marked running."""
-        if self._lock_fd is not None:
-            return self
-        reason = self.read_only
-        if reason:
-            raise ProjectError(f"cannot write: {reason}")
-        fsio.check_regular(self.lock_path, "the project's lock file")
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + LOCK_RETRY_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() < deadline:  # maybe a reader's momentary probe
-                    time.sleep(0.02)
-                    continue
-                os.close(fd)
-                owner = _lock_owner(self.lock_path)
-                raise ProjectError(f"project {self.path.name} is being written by another process ({owner}); "
-                                   "wait for it to finish or stop it first") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
-        self._lock_fd = fd
-        if self.target.exists():
-            self._recover()
-        return self
-
-    @contextmanager
-    def writing(self) -> Iterator["Project"]:
-        """Hold the lock for a block: taken if not held yet, and then released after it."""
-        took = self._lock_fd is None
-        self.acquire()
-        try:
-            yield self
-        finally:
-            if took:
-                self.release()
-
-    def release(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    def __enter__(self) -> "Project":
-        return self.acquire()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
-
-    def writer_alive(self) -> bool:
-        if self._lock_fd is not None:
-            return True
-        try:
-            fd = os.open(self.lock_path, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
 
     def _recover(self) -> None:
         """Remove a dead writer's temporaries and fold its runs' live files in.
@@ -473,15 +395,6 @@ def _write_error(target: Path, e: BaseException, need: int) -> ProjectError:
         return fsio.disk_full(target, need)
     return ProjectError(f"writing {target} failed ({_short(e)}); the project keeps its previous content — "
                         "check the disk and run the command again")
-
-
-def _lock_owner(lock_path: Path) -> str:
-    """Who holds the lock, from the lock file (never our own pid: that was a stale write)."""
-    try:
-        text = lock_path.read_text()[:200]
-    except OSError:
-        return "unknown"
-    return "unknown" if not text or text.startswith(f"pid {os.getpid()} ") else text
 
 
 def _short(e: BaseException) -> str:
