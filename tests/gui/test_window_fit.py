@@ -1,7 +1,5 @@
 """Issue 21, item 2: the window opens no larger than the screen's available area, so the status bar
 (progress, ETA, Cancel) is on screen on a 1280×800 screen and a 1366×768 laptop."""
-import os
-import shutil
 import subprocess
 import time
 
@@ -11,7 +9,7 @@ from PySide6.QtCore import QByteArray, QRect, QSize
 from mfdv_engine.project.store import Project
 from mfdv_studio.screenfit import FRAME, WANTED, fitted_size
 
-from .test_real_window import BIN, _free_display, _wait
+from .xstudio import need_tools, studio_on_xvfb
 
 
 @pytest.mark.parametrize("screen", [(1366, 768), (1280, 800), (1920, 1080), (1024, 600)])
@@ -45,35 +43,13 @@ def test_the_window_and_its_status_bar_fit_the_screen_even_from_a_bigger_screens
 
 @pytest.mark.parametrize("screen", ["1366x768", "1280x800"])
 def test_the_real_window_fits_a_small_screen(tmp_path, screen):
-    for tool in ("Xvfb", "xdotool"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+    need_tools("Xvfb", "xdotool")
     project = tmp_path / "first.mfdv.h5"
     Project.open(project, create=True)
-    display = f":{_free_display()}"
-    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", MFDV_STUDIO_QUIT_AFTER_MS="60000")
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{screen}x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    studio = None
-    try:
-        assert _wait(["xdotool", "getdisplaygeometry"], env, 20), "Xvfb did not start"
-        with open(tmp_path / "studio.log", "w") as log:   # (the child keeps its own handle)
-            studio = subprocess.Popen([str(BIN / "mfdv-studio"), str(project)], env=env, stdout=log,
-                                      stderr=subprocess.STDOUT)
-        wid = _wait(["xdotool", "search", "--onlyvisible", "--name", "MFDV Studio"], env, 120).split()
-        assert wid, f"no window on {display}; the studio said:\n{(tmp_path / 'studio.log').read_text()[-2000:]}"
+    with studio_on_xvfb(project, screen, tmp_path / "studio.log") as (env, wids):
         time.sleep(1)
-        geo = subprocess.run(["xdotool", "getwindowgeometry", "--shell", wid[0]], env=env, capture_output=True,
+        geo = subprocess.run(["xdotool", "getwindowgeometry", "--shell", wids[0]], env=env, capture_output=True,
                              text=True, timeout=30).stdout
         g = dict(line.split("=", 1) for line in geo.split())
         w, h = (int(v) for v in screen.split("x"))
         assert int(g["Y"]) + int(g["HEIGHT"]) <= h and int(g["X"]) + int(g["WIDTH"]) <= w, (geo, screen)
-    finally:
-        if studio is not None and studio.poll() is None:
-            studio.terminate()
-            try:
-                studio.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                studio.kill()
-        xvfb.terminate()
-        xvfb.wait(timeout=10)
