@@ -40,7 +40,7 @@ NO_SIGMA = ("no σ to show: this run has no learned-variance layer\n"
 #: the loss axis choices: (combo text, scale, axis label saying which)
 LOSS_AXES = {
     "linear": ("loss axis: linear", None, "loss (nats)"),
-    "symlog": ("loss axis: symlog (keeps negative values)", SYMLOG,
+    "symlog": ("loss axis: symlog", SYMLOG,
                f"loss (nats), symlog, c = {SYMLOG_C:g}"),
     "abs": ("loss axis: log |loss|", LOG_ABS, "|loss| (nats), log scale"),
 }
