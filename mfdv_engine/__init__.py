@@ -4,7 +4,7 @@ attacks, evaluation and the HDF5 project store. Never imports Qt.
 ``import mfdv_engine as mfdv`` gives the public API (documented in
 ``docs/python-api.md``): the use cases of :mod:`mfdv_engine.api` —
 ``open_project``, ``train``, ``resume``, ``attack``, ``sweep``, ``checklist``,
-``boundaries``, ``reproduce``, ``runs``, ``show``, ``export_csv``,
+``boundaries``, ``noise`` (where the learned noise sits), ``reproduce``, ``runs``, ``show``, ``export_csv``,
 ``export_curves``, ``delete_run`` (to the trash), ``restore_run``,
 ``trashed_runs``, ``empty_trash``, ``annotate`` (notes and tags), ``matrix``
 (runs × attacks), ``timing``, ``check_output``/``write_output`` (the one rule
@@ -28,7 +28,7 @@ _PUBLIC = {
         "show", "export_csv", "export_curves", "delete_run", "restore_run", "trashed_runs", "empty_trash",
         "default_eps", "plan_attack", "stored_boundaries", "stored_checklist", "Rows", "RunDetails", "TrashedRun",
         "check_output", "write_output", "annotate", "export_rows", "evaluate", "import_model", "matrix", "timing",
-        "Result", "Examples", "TrainSummary")},
+        "Result", "Examples", "TrainSummary", "noise")},
     "datasets": "mfdv_engine.data.registry",
     "RunConfig": "mfdv_engine.config", "load_preset": "mfdv_engine.config", "list_presets": "mfdv_engine.config",
     "Protocol": "mfdv_engine.evaluation", "Row": "mfdv_engine.evaluation",

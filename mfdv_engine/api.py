@@ -194,6 +194,7 @@ attack = python_api(_measure.attack)
 sweep = python_api(_measure.sweep)
 checklist = python_api(_measure.checklist)
 boundaries = python_api(_measure.boundaries)
+noise = python_api(_measure.noise)
 evaluate = python_api(_byom.evaluate)
 import_model = python_api(_byom.import_model)
 

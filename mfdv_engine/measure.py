@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import Cancelled, ProjectError
+from .errors import Cancelled, ConfigError, ProjectError
 from .defaults import default_eps_for
 from .evaluation import Protocol, Row, gallery_arrays
 from .evaluation.boundaries import compute_boundaries
 from .evaluation.checklist import run_checklist
+from .evaluation.noise import NoiseReport, measure_noise
 from .data.image_cache import decoding_events
 from .evaluation.reuse import find_stored, stored_outcome
 from .evaluation.rows import Outcome
@@ -179,6 +180,22 @@ def boundaries(project: ProjectLike, run_id: str, *, n_points: int = 300, data_r
         meta = {k: v for k, v in out.items() if not isinstance(v, np.ndarray)}
         proj.put_result(run_id, "boundaries", meta, {k: v for k, v in out.items() if isinstance(v, np.ndarray)})
     return dict(out, run_id=run_id)
+
+
+def noise(project: ProjectLike, run_id: str, *, n: int = 1000, draws: int = 20, mc_samples: int = 15, seed: int = 0,
+          data_root=None, device: str | torch.device = "auto", on_event: EventSink = ignore) -> NoiseReport:
+    """Where the run's learned noise sits (:mod:`.evaluation.noise`): σ on the features that vary and on
+    the others, the logits' wobble across draws against their spread, one-draw/MC/σ = 0 accuracy.
+    Reads the project only: nothing is stored, no lock is taken."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ConfigError(f"noise needs n ≥ 2 test examples (a whole number); got {n!r}")
+    proj = as_project(project)
+    dev = _device(device)
+    with decoding_events(on_event):
+        _, ds, model = load_run(proj, run_id, data_root=data_root, device=dev, limit_test=n)
+    on_event(Progress("measuring the noise", None))
+    return measure_noise(model, ds.test.subset(n), run_id=run_id, draws=draws, mc_samples=mc_samples, seed=seed,
+                         device=dev)
 
 
 def stored_boundaries(project: ProjectLike, run_id: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``mfdv attack``, ``sweep``, ``checklist``, ``boundaries``: parse, call the API, print rows as they are stored."""
+"""``mfdv attack``, ``sweep``, ``checklist``, ``noise``, ``boundaries``: parse, call the API, print rows as they are stored."""
 from __future__ import annotations
 
 import argparse
@@ -112,6 +112,16 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     else:
         for i in items:
             print(f"[{'PASS' if i.passed else 'FLAG'}] {printable(i.title)}\n       {printable(i.evidence)}")
+    return 0
+
+
+@command("noise")
+def cmd_noise(args: argparse.Namespace) -> int:
+    from .. import api
+
+    rep = api.noise(args.project, args.run, n=args.n, draws=args.draws, mc_samples=args.mc, seed=args.seed,
+                    data_root=args.data_root, device=args.device)
+    print(json.dumps(rep.to_dict(), indent=2, sort_keys=True) if args.json else printable(str(rep), multiline=True))
     return 0
 
 

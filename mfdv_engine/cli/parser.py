@@ -73,7 +73,7 @@ def _project_commands(sub) -> None:
 
 
 def _evaluation_commands(sub) -> None:
-    """mfdv attack, sweep, checklist."""
+    """mfdv attack, sweep, checklist, noise."""
     a = sub.add_parser("attack", help="attack a trained run; rows land in the project with their protocol")
     a.add_argument("--project", required=True)
     # --run-id: the spelling --nproc re-launches with (torchrun's parser takes --run for its own --run-path)
@@ -103,6 +103,18 @@ def _evaluation_commands(sub) -> None:
     c.add_argument("--project", required=True)
     c.add_argument("--run", required=True, metavar="ID")
     _protocol_args(c)
+
+    nz = sub.add_parser("noise", help="where a run's learned noise sits: σ on the features that vary and on the "
+                        "others, logit wobble across draws against spread across examples, one-draw/MC/σ=0 accuracy")
+    nz.add_argument("--project", required=True)
+    nz.add_argument("--run", required=True, metavar="ID")
+    nz.add_argument("--n", type=int, default=1000, help="first N test examples (default 1000)")
+    nz.add_argument("--draws", type=int, default=20, help="noise draws for the logits' wobble (default 20)")
+    nz.add_argument("--mc", type=int, default=15, help="MC samples of the averaged prediction (default 15)")
+    nz.add_argument("--seed", type=int, default=0)
+    nz.add_argument("--data-root")
+    nz.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    nz.add_argument("--json", action="store_true")
 
 
 def _reproduction_commands(sub) -> None:
