@@ -23,17 +23,18 @@ def test_lambda1_smoke_report_has_every_cell_with_its_protocol(tmp_path, data_ro
     rows = dict(zip(labels, table))
     for lab in ("λ1=0", "λ1=0.05"):  # σ mean, clean and every column, each with an interval
         cells = [c.strip() for c in rows[lab].strip("|").split("|")]
-        assert float(cells[2]) > 0 and all("[" in c for c in cells[3:7]), rows[lab]
+        assert float(cells[2]) > 0 and float(cells[3]) >= 0 and all("[" in c for c in cells[4:8]), rows[lab]
     assert "diverged" in rows["λ1=1000"] and "training stopped" in rows["λ1=1000"]  # a result, not a gap
     for lab in labels[:3]:  # every finished run's wall time: training + evaluation, in minutes
         wall = re.search(r"\| (\d+\.\d) \((\d+\.\d) \+ (\d+\.\d)\) \|", rows[lab])
         assert wall and abs(float(wall[1]) - float(wall[2]) - float(wall[3])) <= 0.11 and float(wall[1]) > 0, rows[lab]
     plain = [c.strip() for c in rows["plain"].strip("|").split("|")]
-    assert plain[2] == "—" and plain[5] == "—" and "[" in plain[6]  # no σ, no EOT row; the suite runs
+    assert plain[2] == plain[3] == "—" and plain[6] == "—" and "[" in plain[7]  # no σ, no EOT row; the suite runs
     for lab in ("λ1=0", "λ1=0.05"):  # every cell's protocol is written out
         for col in COLUMNS:
             assert any(l.startswith(f"- {lab}, {col}:") and "MC-8" in l and "n=100" in l for l in text.splitlines())
     assert "worst case of 8" in text and "broken first by" in text
+    assert re.search(r"^- λ1=0, noise: head\.\d+: \d+/\d+ features live.*accuracy: one draw", text, re.M)
     svg = tmp_path / "lambda1.svg"
     assert svg.is_file() and "<svg" in svg.read_text() and "lambda1.svg" in text
     assert "test examples only" in text  # the intervals say what they cover

@@ -26,7 +26,8 @@ from ..imported.loading import load_run
 from ..project.outputs import marked, write_output
 from ..measure import store_row, stored_outcomes
 from .plots import SVG_MARK, Series, interval_plot_svg
-from ..stochastic import is_stochastic
+from ..stochastic import is_stochastic, stochastic_layers
+from ..evaluation.noise import measure_noise
 from ..project.store import Project
 from ..evaluation.suite import SuiteSpec, run_suite
 
@@ -66,6 +67,7 @@ class StudyRun:
     run_id: str = ""
     diverged: str = ""
     sigma: float | None = None
+    noise: Any = None              # NoiseReport: where the σ sits (a large σ mean alone says little)
     train_s: float | None = None   # training wall time (until it stopped, for a diverged run)
     clean: Row | None = None
     cells: dict[str, Row] = field(default_factory=dict)
@@ -131,6 +133,9 @@ def evaluate_study_run(project_path: Path, run: StudyRun, sc: dict[str, Any], pr
 
     project = Project.open(project_path)
     _, ds, model = load_run(project, run.run_id, data_root=data_root, device=dev, limit_test=proto.n)
+    if stochastic_layers(model):  # seconds; measured each time, never stored
+        run.noise = measure_noise(model, ds.test.subset(proto.n), run_id=run.run_id, mc_samples=proto.mc_samples,
+                                  seed=proto.seed, device=dev)
     spec = make_attack("pgd10", eps=eps)
     run.cells[COLUMNS[0]] = reuse_or_attack(project_path, run.run_id, model, ds, spec, proto, 1, dev, log)
     run.clean = run.cells[COLUMNS[0]]
@@ -222,15 +227,18 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
               f"{proto.reeval} independent MC predictions, seed {proto.seed}. EOT = gradients averaged over "
               f"{proto.eot_samples} noise draws. The adaptive suite counts an example as robust only if it survives "
               "every member. Accuracies in %; the 95% Wilson intervals cover the sampling of test examples only, "
-              "not training randomness: the spread across training seeds is in the second table.", "",
-              "| run | seed | final σ mean | clean | " + " | ".join(COLUMNS) + " | wall time, min (train + eval) "
-              "| status |",
-              "| --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in COLUMNS) + " | ---: | --- |"]
+              "not training randomness: the spread across training seeds is in the second table. Logit noise ÷ "
+              "spread: how much a logit moves across noise draws against how much it differs between examples "
+              "(`mfdv noise`; near 0, the noise hardly touches the prediction).", "",
+              "| run | seed | final σ mean | logit noise ÷ spread | clean | " + " | ".join(COLUMNS) +
+              " | wall time, min (train + eval) | status |",
+              "| --- | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in COLUMNS) + " | ---: | --- |"]
     for r in runs:
         sigma = "—" if r.sigma is None else f"{r.sigma:.3g}"
         status = f"diverged: {r.diverged}" if r.diverged else f"run {r.run_id}"
         cells = " | ".join("diverged" if r.diverged else _pct(r.cells.get(c)) for c in COLUMNS)
-        lines.append(f"| {r.label} | {r.seed} | {sigma} | {'diverged' if r.diverged else _pct(r.clean, True)} | "
+        ratio = "—" if r.noise is None else f"{r.noise.logit_noise_sd / max(r.noise.logit_spread_sd, 1e-12):.2f}"
+        lines.append(f"| {r.label} | {r.seed} | {sigma} | {ratio} | {'diverged' if r.diverged else _pct(r.clean, True)} | "
                      f"{cells} | {_wall(r)} | {status} |")
     lines += ["", "Across training seeds (mean; min–max in brackets):", "",
               "| run | seeds | clean | " + " | ".join(COLUMNS) + " |", "| --- | ---: | ---: | " +
@@ -247,6 +255,8 @@ def report_text(exp, scale: str, proto: Protocol, runs: list[StudyRun], dev, arg
     for r in (r for r in runs if r.seed == min(x.seed for x in runs) and not r.diverged):
         for c, row in r.cells.items():
             lines.append(f"- {r.label}, {c}: {row.protocol_line()}" + _members(row))
+        if r.noise is not None:
+            lines.append(f"- {r.label}, noise: " + "; ".join(line.strip() for line in r.noise.lines()[1:]))
     if svg_name:
         lines += ["", f"![robust accuracy against λ1]({svg_name})"]
     return "\n".join(lines) + "\n"
