@@ -37,8 +37,8 @@ APGD_LOSSES = ("ce", "cw", "dlr")
 @register_attack("eot-apgd-dlr", loss="dlr", eot_samples=20)
 @dataclass(frozen=True)
 class EOTAPGDSpec(AttackSpec):
-    """APGD (pyautoattack) with head-only EOT gradients over ``eot_samples`` draws,
-    ``restarts`` random restarts and APGD's step-size schedule; successes are
+    """APGD (pyautoattack) with head-only EOT gradients over ``eot_samples`` draws and
+    APGD's step-size schedule, from ``restarts`` random starts; successes are
     recorded on the MC-averaged prediction of the same draws."""
 
     loss: str = "ce"
