@@ -26,7 +26,7 @@ def test_lambda1_smoke_report_has_every_cell_with_its_protocol(tmp_path, data_ro
         assert float(cells[2]) > 0 and float(cells[3]) >= 0 and all("[" in c for c in cells[4:8]), rows[lab]
     assert "diverged" in rows["λ1=1000"] and "training stopped" in rows["λ1=1000"]  # a result, not a gap
     for lab in labels[:3]:  # every finished run's wall time: training + evaluation, in minutes
-        wall = re.search(r"\| (\d+\.\d) \((\d+\.\d) \+ (\d+\.\d)\) \|", rows[lab])
+        wall = re.search(r"\| (\d+\.\d+) \((\d+\.\d+) \+ (\d+\.\d+)\) \|", rows[lab])
         assert wall and abs(float(wall[1]) - float(wall[2]) - float(wall[3])) <= 0.11 and float(wall[1]) > 0, rows[lab]
     plain = [c.strip() for c in rows["plain"].strip("|").split("|")]
     assert plain[2] == plain[3] == "—" and plain[6] == "—" and "[" in plain[7]  # no σ, no EOT row; the suite runs

@@ -267,7 +267,13 @@ def _wall(r: StudyRun) -> str:
     if r.train_s is None:
         return "—"
     ev = sum(row.time_s for row in r.cells.values())
-    return f"{(r.train_s + ev) / 60:.1f} ({r.train_s / 60:.1f} + {ev / 60:.1f})"
+    return f"{_min(r.train_s + ev)} ({_min(r.train_s)} + {_min(ev)})"
+
+
+def _min(seconds: float) -> str:
+    """Minutes, one decimal; two under a minute, so a seconds-long smoke run does not read as 0.0."""
+    m = seconds / 60
+    return f"{m:.1f}" if m >= 1 else f"{m:.2f}"
 
 
 #: the suite must leave a genuinely robust control at least this much (lower end of its 95% CI)
