@@ -135,14 +135,17 @@ def mc_logprobs(model: nn.Module, x: torch.Tensor, samples: int = 15) -> torch.T
     """
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
-    if getattr(model, "noise_in_trunk", False):
-        logp = torch.stack([torch.log_softmax(model(x), dim=-1) for _ in range(samples)])
-    else:
-        h = model.trunk(x)
-        hs = h.repeat((samples,) + (1,) * (h.dim() - 1))
-        logits = model.head(hs)
-        logp = torch.log_softmax(logits.float(), dim=-1).view(samples, x.shape[0], -1)
+    logp = torch.log_softmax(noise_draws(model, x, samples).float(), dim=-1)
     return torch.logsumexp(logp, dim=0) - torch.log(torch.tensor(float(samples), device=logp.device))
+
+
+def noise_draws(model: nn.Module, x: torch.Tensor, samples: int) -> torch.Tensor:
+    """(samples, B, C) logits, each draw with its own noise: one trunk pass and the head on the
+    repeated features where the noise is all in the head, else a full pass per draw."""
+    if getattr(model, "noise_in_trunk", False) or not hasattr(model, "trunk"):
+        return torch.stack([model(x) for _ in range(samples)])
+    h = model.trunk(x)
+    return model.head(h.repeat((samples,) + (1,) * (h.dim() - 1))).view(samples, x.shape[0], -1)
 
 
 def mc_predict(model: nn.Module, x: torch.Tensor, samples: int = 15) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch
 
 from ..attacks import rng_isolated
 from ..errors import ConfigError
-from ..stochastic import mc_predict, named_stochastic_layers
+from ..stochastic import mc_predict, named_stochastic_layers, noise_draws
 from .rows import to_float
 
 #: a feature is live when its std over examples exceeds this fraction of its layer's mean std
@@ -120,7 +120,7 @@ class _Stats:
             acc[1] = acc[1] + h.sum(0)
             acc[2] = acc[2] + h.pow(2).sum(0)
         self.logit = [self.logit[0] + len(x), self.logit[1] + off.sum(0), self.logit[2] + off.pow(2).sum(0)]
-        zs = _draws(model, x, draws).double()
+        zs = noise_draws(model, x, draws).double()
         self.wobble += float(zs.std(0).mean(1).sum())
         self.right["one"] += int((zs[0].argmax(1) == y).sum())
         self.right["mc"] += int((mc_predict(model, x, mc_samples).argmax(1) == y).sum())
@@ -145,15 +145,6 @@ class _Stats:
                            acc_one_draw=self.right["one"] / n, acc_mc=self.right["mc"] / n,
                            acc_noise_off=self.right["off"] / n, logit_noise_sd=self.wobble / n,
                            logit_spread_sd=float(spread))
-
-
-def _draws(model, x: torch.Tensor, draws: int) -> torch.Tensor:
-    """(draws, B, C) logits, each draw its own noise: one trunk pass where the noise is all in the head
-    (as :func:`~mfdv_engine.stochastic.mc_logprobs`), else a full pass per draw."""
-    if getattr(model, "noise_in_trunk", False) or not hasattr(model, "trunk"):
-        return torch.stack([model(x) for _ in range(draws)])
-    h = model.trunk(x)
-    return model.head(h.repeat((draws,) + (1,) * (h.dim() - 1))).view(draws, x.shape[0], -1)
 
 
 def _set_noise(layers, on: bool) -> None:
