@@ -100,12 +100,11 @@ def fmt(v) -> str:
     255ths as ``8/255`` rather than 0.03137254901960784 (the config reads fractions)."""
     if isinstance(v, str):
         return printable(v)  # (json.dumps below escapes control characters itself)
+    from mfdv_engine.defaults import eps_text
+
     text = json.dumps(v)
-    if isinstance(v, float) and len(text) > 8 and 0 < v <= 1:
-        k = round(v * 255)
-        if float(Fraction(k, 255)) == v:
-            return f"{k}/255"
-    return text
+    short = eps_text(v) if isinstance(v, float) and len(text) > 8 else ""
+    return short if "/" in short and float(Fraction(short)) == v else text
 
 
 def config_summary(d: dict) -> str:
